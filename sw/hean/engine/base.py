@@ -1,0 +1,57 @@
+"""The interface every feature engine (mirror, RTL, board) presents to the rest of HEAN."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+import numpy as np
+
+from hean.wire import Params
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What an engine has seen since it was created or reset.
+
+    Attributes
+    ----------
+    messages : int
+        Messages taken in (bad ones included).
+    records : int
+        Feature records produced (one per message).
+    bad : int
+        Messages that broke a validity rule.
+    gaps : int
+        Valid messages whose ``seq`` did not follow the instrument's previous one.
+    dropped : int
+        SETs that could not be kept (side full, price worse than every level).
+    """
+
+    messages: int = 0
+    records: int = 0
+    bad: int = 0
+    gaps: int = 0
+    dropped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class FeatureEngine(Protocol):
+    """A feature engine: HL2 messages in, feature records out, state kept between calls."""
+
+    name: str
+    params: Params
+
+    def process(self, msgs: np.ndarray) -> np.ndarray:
+        """Return one record (``REC_DTYPE``) per message (``MSG_DTYPE``), in order."""
+        ...
+
+    def counters(self) -> Counters:
+        """Counters since creation or the last :meth:`reset`."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every book and accumulator, as after power-up."""
+        ...
