@@ -48,6 +48,10 @@ class FeatureEngine(Protocol):
         """Return one record (``REC_DTYPE``) per message (``MSG_DTYPE``), in order."""
         ...
 
+    def process_into(self, msgs: np.ndarray, out: np.ndarray) -> None:
+        """Like :meth:`process`, writing into ``out[:len(msgs)]`` (no allocation)."""
+        ...
+
     def counters(self) -> Counters:
         """Counters since creation or the last :meth:`reset`."""
         ...
