@@ -20,8 +20,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from hean import __version__
 from hean.wire import PARAM_RANGES, Params, WireError
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+
+def _console(stderr: bool = False) -> Console:
+    """A console that never wraps a line; wide tables when writing to a file or pipe."""
+    probe = Console(stderr=stderr)
+    width = None if probe.is_terminal else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+err = _console(stderr=True)
+out = _console()
 
 
 def _param_option(name: str, flag: str, help_text: str) -> Callable:

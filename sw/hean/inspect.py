@@ -109,23 +109,34 @@ def _records(f: HL2File, rows: int, sidecar: Sidecar | None, console: Console) -
         summary.add_column(str(s.name), justify="right")
     summary.add_row(*[f"{int(np.count_nonzero(status & int(s))):,}" for s in Status])
     console.print(summary)
-    t = Table(title=f"first and last {rows}", title_justify="left")
+    book = Table(title=f"first and last {rows}: book and order flow", title_justify="left")
     for col in ["#", "seq", "inst", "type", "status", "bid px", "bid qty", "ask px", "ask qty",
-                "lv b/a", "imb l1", "imb depth", "ofi", "e", "buy/sell flow", "ice b/a",
+                "lv b/a", "imb l1", "imb depth", "ofi", "e"]:
+        book.add_column(col, justify="right")
+    extra = Table(title=f"first and last {rows}: trade flow, icebergs, engine stamps",
+                  title_justify="left")
+    for col in ["#", "buy flow", "sell flow", "ice px b/a", "refills b/a", "absorbed b/a",
                 "t_in", "t_out"]:
-        t.add_column(col, justify="right")
+        extra.add_column(col, justify="right")
     for i, r in _select(items, rows):
-        t.add_row(
-            f"{i:,}", str(r["seq"]), _symbol(r["instrument"], sidecar), type_name(r["type"]),
+        inst = r["instrument"]
+        book.add_row(
+            f"{i:,}", str(r["seq"]), _symbol(inst, sidecar), type_name(r["type"]),
             status_names(int(r["status"])),
-            _price(r["bid_px"], r["instrument"], sidecar), str(r["bid_qty"]),
-            _price(r["ask_px"], r["instrument"], sidecar), str(r["ask_qty"]),
+            _price(r["bid_px"], inst, sidecar), str(r["bid_qty"]),
+            _price(r["ask_px"], inst, sidecar), str(r["ask_qty"]),
             f"{r['levels_bid']}/{r['levels_ask']}", str(r["imb_l1"]), str(r["imb_depth"]),
-            str(r["ofi"]), str(r["ofi_event"]), f"{r['buy_flow']}/{r['sell_flow']}",
+            str(r["ofi"]), str(r["ofi_event"]),
+        )
+        extra.add_row(
+            f"{i:,}", str(r["buy_flow"]), str(r["sell_flow"]),
+            f"{_price(r['ice_px_bid'], inst, sidecar)}/{_price(r['ice_px_ask'], inst, sidecar)}",
             f"{r['ice_refills_bid']}/{r['ice_refills_ask']}",
+            f"{r['ice_absorbed_bid']}/{r['ice_absorbed_ask']}",
             str(r["engine_t_in"]), str(r["engine_t_out"]),
         )
-    console.print(t)
+    console.print(book)
+    console.print(extra)
 
 
 def describe(path: Path, rows: int, console: Console) -> None:
