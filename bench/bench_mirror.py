@@ -89,8 +89,11 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    print(f"generating a clean synthetic session: {args.messages:,} messages, "
-          f"{args.instruments} instruments ...", flush=True)
+    print(
+        f"generating a clean synthetic session: {args.messages:,} messages, "
+        f"{args.instruments} instruments ...",
+        flush=True,
+    )
     msgs, _ = generate(SynthConfig(instruments=args.instruments, messages=args.messages, seed=1))
     Mirror().warm_up()
 

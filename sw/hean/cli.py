@@ -184,9 +184,7 @@ def features(src: Path, dst: Path, engine: str, chunk: int, **params: int) -> No
     is_flag=True,
     help="Plant sequence gaps, bad messages of every kind and resyncs.",
 )
-def synth(
-    dst: Path, instruments: int, messages: int, seed: int, levels: int, faults: bool
-) -> None:
+def synth(dst: Path, instruments: int, messages: int, seed: int, levels: int, faults: bool) -> None:
     """Write a synthetic L2 session (.hl2 plus its instrument sidecar).
 
     Snapshots, deltas near the touch, trades that move the book, planted icebergs and
@@ -206,8 +204,13 @@ def synth(
 
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--rows", type=click.IntRange(0, 1000), default=5, show_default=True,
-              help="First and last items shown.")
+@click.option(
+    "--rows",
+    type=click.IntRange(0, 1000),
+    default=5,
+    show_default=True,
+    help="First and last items shown.",
+)
 def inspect(path: Path, rows: int) -> None:
     """Show the header, counts and first/last items of an .hl2 or .hlf file."""
     from hean.inspect import describe

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hean.feeds.sidecar import Sidecar, read_sidecar
-from hean.wire import HL2File, FileKind, MsgType, Status, open_file
+from hean.wire import FileKind, HL2File, MsgType, Status, open_file
 
 TYPE_NAMES = {int(t): t.name for t in MsgType}
 
@@ -50,7 +50,9 @@ def _header_table(f: HL2File, sidecar: Sidecar | None) -> Table:
     else:
         t.add_row(
             "instruments",
-            ", ".join(f"{i.id}={i.symbol} (tick {i.tick}, lot {i.lot})" for i in sidecar.instruments),
+            ", ".join(
+                f"{i.id}={i.symbol} (tick {i.tick}, lot {i.lot})" for i in sidecar.instruments
+            ),
         )
         if sidecar.source:
             t.add_row("source", sidecar.source)
@@ -87,16 +89,32 @@ def _messages(f: HL2File, rows: int, sidecar: Sidecar | None, console: Console) 
             f"{timestamp(items['exch_ts_ns'][-1])} ({span:,.3f} s)"
         )
     t = Table(title=f"first and last {rows}", title_justify="left")
-    for col in ["#", "type", "side", "flags", "inst", "seq", "price", "qty", "exch time",
-                "recv-exch µs"]:
+    for col in [
+        "#",
+        "type",
+        "side",
+        "flags",
+        "inst",
+        "seq",
+        "price",
+        "qty",
+        "exch time",
+        "recv-exch µs",
+    ]:
         t.add_column(col, justify="right")
     for i, m in _select(items, rows):
         lat = (int(m["recv_ts_ns"]) - int(m["exch_ts_ns"])) / 1e3 if m["recv_ts_ns"] else 0
         t.add_row(
-            f"{i:,}", type_name(m["type"]), str(m["side"]), str(m["flags"]),
-            _symbol(m["instrument"], sidecar), str(m["seq"]),
-            _price(m["price"], m["instrument"], sidecar), str(m["qty"]),
-            timestamp(m["exch_ts_ns"]), f"{lat:,.1f}",
+            f"{i:,}",
+            type_name(m["type"]),
+            str(m["side"]),
+            str(m["flags"]),
+            _symbol(m["instrument"], sidecar),
+            str(m["seq"]),
+            _price(m["price"], m["instrument"], sidecar),
+            str(m["qty"]),
+            timestamp(m["exch_ts_ns"]),
+            f"{lat:,.1f}",
         )
     console.print(t)
 
@@ -110,30 +128,64 @@ def _records(f: HL2File, rows: int, sidecar: Sidecar | None, console: Console) -
     summary.add_row(*[f"{int(np.count_nonzero(status & int(s))):,}" for s in Status])
     console.print(summary)
     book = Table(title=f"first and last {rows}: book and order flow", title_justify="left")
-    for col in ["#", "seq", "inst", "type", "status", "bid px", "bid qty", "ask px", "ask qty",
-                "lv b/a", "imb l1", "imb depth", "ofi", "e"]:
+    for col in [
+        "#",
+        "seq",
+        "inst",
+        "type",
+        "status",
+        "bid px",
+        "bid qty",
+        "ask px",
+        "ask qty",
+        "lv b/a",
+        "imb l1",
+        "imb depth",
+        "ofi",
+        "e",
+    ]:
         book.add_column(col, justify="right")
-    extra = Table(title=f"first and last {rows}: trade flow, icebergs, engine stamps",
-                  title_justify="left")
-    for col in ["#", "buy flow", "sell flow", "ice px b/a", "refills b/a", "absorbed b/a",
-                "t_in", "t_out"]:
+    extra = Table(
+        title=f"first and last {rows}: trade flow, icebergs, engine stamps", title_justify="left"
+    )
+    for col in [
+        "#",
+        "buy flow",
+        "sell flow",
+        "ice px b/a",
+        "refills b/a",
+        "absorbed b/a",
+        "t_in",
+        "t_out",
+    ]:
         extra.add_column(col, justify="right")
     for i, r in _select(items, rows):
         inst = r["instrument"]
         book.add_row(
-            f"{i:,}", str(r["seq"]), _symbol(inst, sidecar), type_name(r["type"]),
+            f"{i:,}",
+            str(r["seq"]),
+            _symbol(inst, sidecar),
+            type_name(r["type"]),
             status_names(int(r["status"])),
-            _price(r["bid_px"], inst, sidecar), str(r["bid_qty"]),
-            _price(r["ask_px"], inst, sidecar), str(r["ask_qty"]),
-            f"{r['levels_bid']}/{r['levels_ask']}", str(r["imb_l1"]), str(r["imb_depth"]),
-            str(r["ofi"]), str(r["ofi_event"]),
+            _price(r["bid_px"], inst, sidecar),
+            str(r["bid_qty"]),
+            _price(r["ask_px"], inst, sidecar),
+            str(r["ask_qty"]),
+            f"{r['levels_bid']}/{r['levels_ask']}",
+            str(r["imb_l1"]),
+            str(r["imb_depth"]),
+            str(r["ofi"]),
+            str(r["ofi_event"]),
         )
         extra.add_row(
-            f"{i:,}", str(r["buy_flow"]), str(r["sell_flow"]),
+            f"{i:,}",
+            str(r["buy_flow"]),
+            str(r["sell_flow"]),
             f"{_price(r['ice_px_bid'], inst, sidecar)}/{_price(r['ice_px_ask'], inst, sidecar)}",
             f"{r['ice_refills_bid']}/{r['ice_refills_ask']}",
             f"{r['ice_absorbed_bid']}/{r['ice_absorbed_ask']}",
-            str(r["engine_t_in"]), str(r["engine_t_out"]),
+            str(r["engine_t_in"]),
+            str(r["engine_t_out"]),
         )
     console.print(book)
     console.print(extra)

@@ -29,8 +29,9 @@ def run(*args: str) -> object:
 def test_features_writes_the_mirror_records_with_the_parameters_used(stream, tmp_path) -> None:
     src, msgs = stream
     dst = tmp_path / "out.hlf"
-    result = run("features", src, "-o", dst, "--K", "8", "--N", "3", "--ofi-shift", "3",
-                 "--chunk", "1000")
+    result = run(
+        "features", src, "-o", dst, "--K", "8", "--N", "3", "--ofi-shift", "3", "--chunk", "1000"
+    )
     assert result.exit_code == 0, result.output
     f = open_file(dst, expect=FileKind.HLF)
     p = Params(K=8, N=3, ofi_shift=3)

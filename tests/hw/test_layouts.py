@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from amaranth.hdl import Const
+from amaranth.hdl import Const, Module, Signal
 from amaranth.sim import Simulator
-from amaranth.hdl import Module, Signal
 
 from hean.wire import MSG_DTYPE, REC_DTYPE
 from hean_hw.layouts import MSG_LAYOUT, REC_LAYOUT, from_bits, layout_from_dtype, to_bits
@@ -63,7 +62,10 @@ def test_bits_round_trip() -> None:
 
 def test_padding_and_big_endian_are_refused() -> None:
     with pytest.raises(ValueError, match="padding"):
-        layout_from_dtype(np.dtype({"names": ["a", "b"], "formats": ["u1", "<u4"],
-                                    "offsets": [0, 4], "itemsize": 8}))
+        layout_from_dtype(
+            np.dtype(
+                {"names": ["a", "b"], "formats": ["u1", "<u4"], "offsets": [0, 4], "itemsize": 8}
+            )
+        )
     with pytest.raises(ValueError, match="little-endian"):
         layout_from_dtype(np.dtype([("a", ">u4")]))

@@ -100,14 +100,10 @@ def process_batch(
 
         # ---- Validity ------------------------------------------------------------
         bad = False
-        if mtype < SET or mtype > HEARTBEAT:
-            bad = True
-        elif inst >= N:
+        if mtype < SET or mtype > HEARTBEAT or inst >= N:
             bad = True
         elif mtype == SET or mtype == TRADE:
-            if side > 1 or price == 0 or price > MAX_PRICE:
-                bad = True
-            elif mtype == TRADE and qty == 0:
+            if side > 1 or price == 0 or price > MAX_PRICE or (mtype == TRADE and qty == 0):
                 bad = True
         elif mtype == CLEAR and side > 2:
             bad = True

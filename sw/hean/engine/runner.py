@@ -94,9 +94,7 @@ def run_file(
                 progress(done)
     seconds = time.perf_counter() - started
     after = engine.counters()
-    delta = Counters(
-        **{k: v - before.as_dict()[k] for k, v in after.as_dict().items()}
-    )
+    delta = Counters(**{k: v - before.as_dict()[k] for k, v in after.as_dict().items()})
     return RunSummary(
         Path(src), Path(dst), engine.name, engine.params, infile.params, delta, seconds
     )

@@ -62,7 +62,9 @@ def adversarial_stream(
     inst = rng.integers(0, instruments, n)
     m["instrument"] = inst
     kind = rng.random(n)
-    mtype = np.where(kind < 0.70, MsgType.SET, np.where(kind < 0.93, MsgType.TRADE, MsgType.HEARTBEAT))
+    mtype = np.where(
+        kind < 0.70, MsgType.SET, np.where(kind < 0.93, MsgType.TRADE, MsgType.HEARTBEAT)
+    )
     mtype = np.where(rng.random(n) < clear_rate, MsgType.CLEAR, mtype)
     m["type"] = mtype
     side = rng.integers(0, 2, n)

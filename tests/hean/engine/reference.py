@@ -129,9 +129,7 @@ def reference(msgs: np.ndarray, p: Params) -> np.ndarray:
                         ice.refills = min(255, ice.refills + 1)
                     ice.pending, ice.shown = False, qty
             (pb2, qb2), (pa2, qa2) = st.best(0, (0, 0)), st.best(1, (U32, 0))
-            event = (
-                (pb2 >= pb) * qb2 - (pb2 <= pb) * qb - (pa2 <= pa) * qa2 + (pa2 >= pa) * qa
-            )
+            event = (pb2 >= pb) * qb2 - (pb2 <= pb) * qb - (pa2 <= pa) * qa2 + (pa2 >= pa) * qa
             st.ofi = i64(st.ofi - (st.ofi >> p.ofi_shift) + event)
             if t == 2:
                 st.flow = [f - (f >> p.flow_shift) for f in st.flow]

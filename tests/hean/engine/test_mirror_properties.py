@@ -88,7 +88,9 @@ def test_one_batch_equals_random_pieces(data: st.DataObject) -> None:
     whole = Mirror(p).process(msgs)
     engine = Mirror(p)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(msgs)), max_size=10)))
-    pieces = [engine.process(msgs[a:b]) for a, b in zip([0, *cuts], [*cuts, len(msgs)], strict=True)]
+    pieces = [
+        engine.process(msgs[a:b]) for a, b in zip([0, *cuts], [*cuts, len(msgs)], strict=True)
+    ]
     assert np.concatenate(pieces).tobytes() == whole.tobytes()
     assert engine.counters().messages == len(msgs)
 
