@@ -78,21 +78,21 @@ def adversarial_stream(
     qty = np.where(rng.random(n) < extreme_rate, U32 - rng.integers(0, 3, n), qty)
     m["qty"] = np.where(mtype == MsgType.TRADE, np.maximum(qty, 1), qty)
     m["flags"] = rng.integers(0, 4, n)
-    # icebergs: some trades are aimed at a level just refilled, then refilled again
     m["exch_ts_ns"] = 1_700_000_000_000_000_000 + np.cumsum(rng.integers(0, 2_000_000, n))
     m["recv_ts_ns"] = m["exch_ts_ns"] + rng.integers(50_000, 3_000_000, n)
 
+    # icebergs: some trades are aimed at a level just refilled, then refilled again
+    _plant_icebergs(m, rng)
     # per-instrument sequence numbers with jumps; one instrument starts near the wrap
     starts = rng.integers(1, 1000, 256).astype(np.int64)
     starts[0] = U32 - 40
     seq = np.zeros(n, dtype=np.int64)
     jumps = np.where(rng.random(n) < gap_rate, rng.integers(2, 5, n), 1)
     for i in range(instruments):
-        sel = inst == i
+        sel = m["instrument"] == i
         seq[sel] = starts[i] + np.cumsum(jumps[sel])
     m["seq"] = (seq & U32).astype(np.uint32)
 
-    _plant_icebergs(m, rng)
     _plant_bad(m, rng, bad_rate, N)
     return m
 
@@ -102,7 +102,8 @@ def _plant_icebergs(m: np.ndarray, rng: np.random.Generator) -> None:
     n = len(m)
     for start in np.flatnonzero(rng.random(n) < 0.01):
         length = min(int(rng.integers(4, 12)), n - start)
-        price, inst, side = m["price"][start], m["instrument"][start], m["side"][start]
+        price, inst = m["price"][start], m["instrument"][start]
+        side = int(m["side"][start]) & 1  # the start may be a CLEAR (side 2)
         shown = int(rng.integers(1, 20))
         for k in range(length):
             j = start + k
