@@ -25,7 +25,8 @@ demo: $(STAMP)
 	@mkdir -p $(DEMO)
 	$(BIN)/hean synth -o $(DEMO)/session.hl2 --instruments 3 --messages 2000000 --seed 7
 	$(BIN)/hean features $(DEMO)/session.hl2 -o $(DEMO)/session.hlf
-	$(BIN)/hean inspect $(DEMO)/session.hlf --rows 4
+	$(BIN)/hean summary $(DEMO)/session.hlf
+	$(BIN)/hean inspect $(DEMO)/session.hlf --rows 3
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -219,5 +219,65 @@ def inspect(path: Path, rows: int) -> None:
         describe(path, rows, out)
 
 
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def summary(path: Path) -> None:
+    """Per-instrument digest of an .hlf file: activity, prices, spread, OFI, icebergs.
+
+    Book figures come from END records (the state after each whole exchange update).
+    """
+    from rich.table import Table
+
+    from hean.feeds.sidecar import read_sidecar
+    from hean.summary import summarize
+    from hean.wire import FileKind, open_file
+
+    with user_errors():
+        f = open_file(path, expect=FileKind.HLF)
+        sidecar = read_sidecar(path)
+        rows = summarize(f.items, sidecar)
+    table = Table(title=f"{path}: {len(f):,} records, K={f.params.K}", title_justify="left")
+    columns = [
+        "instrument",
+        "records",
+        "updates",
+        "trades",
+        "bad",
+        "gap recs",
+        "dropped",
+        "mid first -> last",
+        "spread ticks p50/p99",
+        "mean imb l1",
+        "ofi last (min..max)",
+        "iceberg episodes b/a",
+    ]
+    for col in columns:
+        table.add_column(col, justify="right")
+    for r in rows:
+        mids = f"{r.first_mid} -> {r.last_mid}" if r.first_mid is not None else "-"
+        spread = (
+            f"{r.spread_ticks_median:g}/{r.spread_ticks_p99:g}"
+            if r.spread_ticks_median is not None
+            else "-"
+        )
+        table.add_row(
+            f"{r.instrument} {r.symbol}",
+            f"{r.records:,}",
+            f"{r.updates:,}",
+            f"{r.trades:,}",
+            f"{r.bad:,}",
+            f"{r.gap_records:,}",
+            f"{r.dropped:,}",
+            mids,
+            spread,
+            f"{r.imb_l1_mean:+.3f}",
+            f"{r.ofi_last:,} ({r.ofi_min:,}..{r.ofi_max:,})",
+            f"{r.iceberg_episodes_bid}/{r.iceberg_episodes_ask}",
+        )
+    out.print(table)
+    if sidecar is None:
+        out.print("no sidecar: instruments by id, prices in raw ticks")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
