@@ -167,11 +167,34 @@ def features(src: Path, dst: Path, engine: str, chunk: int, **params: int) -> No
 
 @main.command()
 @click.option(
-    "-o", "--output", "dst", required=True, type=click.Path(dir_okay=False, path_type=Path)
+    "-o",
+    "--output",
+    "dst",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .hl2 file to write; its sidecar goes to OUTPUT.json.",
 )
-@click.option("--instruments", type=click.IntRange(1, 256), default=2, show_default=True)
-@click.option("--messages", type=click.IntRange(1, 1 << 31), default=1_000_000, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same bytes.")
+@click.option(
+    "--instruments",
+    type=click.IntRange(1, 256),
+    default=2,
+    show_default=True,
+    help="Instruments in the session (BTCUSDT, ETHUSDT, SOLUSDT, ... by id).",
+)
+@click.option(
+    "--messages",
+    type=click.IntRange(1, 1 << 31),
+    default=1_000_000,
+    show_default=True,
+    help="Exact number of HL2 messages to write.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=1,
+    show_default=True,
+    help="Same seed, same bytes.",
+)
 @click.option(
     "--levels",
     type=click.IntRange(1, 1000),
@@ -193,9 +216,12 @@ def synth(dst: Path, instruments: int, messages: int, seed: int, levels: int, fa
     from hean.feeds.synth import SynthConfig, write_session
 
     with user_errors():
-        config = SynthConfig(
-            instruments=instruments, messages=messages, seed=seed, faults=faults, levels=levels
-        )
+        try:
+            config = SynthConfig(
+                instruments=instruments, messages=messages, seed=seed, faults=faults, levels=levels
+            )
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
         with progress_bar(messages, "synth") as tick:
             sidecar = write_session(dst, config, progress=tick)
     symbols = ", ".join(f"{i.id}={i.symbol}" for i in sidecar.instruments)

@@ -141,3 +141,39 @@ def test_help_explains_every_command() -> None:
         assert command in result.output
     result = run("features", "--help")
     assert "--ice-absorb-ratio" in result.output and "4..64" in result.output
+
+
+def test_synth_writes_a_deterministic_session_with_its_sidecar(tmp_path) -> None:
+    a, b = tmp_path / "a.hl2", tmp_path / "b.hl2"
+    for path in (a, b):
+        result = run(
+            "synth", "-o", path, "--instruments", "3", "--messages", "20000", "--seed", "4"
+        )
+        assert result.exit_code == 0, result.output
+    assert a.read_bytes() == b.read_bytes()
+    f = open_file(a, expect=FileKind.HL2)
+    assert len(f) == 20000 and f.params.N == 3
+    assert "0=BTCUSDT" in result.output
+    sidecar = (tmp_path / "a.hl2.json").read_text()
+    assert "BTCUSDT" in sidecar and "seed=4" in sidecar
+    result = run("inspect", a)
+    assert result.exit_code == 0 and "0=BTCUSDT (tick 0.1, lot 0.001)" in result.output
+    result = run("features", a, "-o", tmp_path / "a.hlf", "--N", "3")
+    assert result.exit_code == 0 and "bad 0" in result.output
+    assert (tmp_path / "a.hlf.json").read_text() == sidecar
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--instruments", "0"], "0 is not in the range 1<=x<=256"),
+        (["--messages", "0"], "0 is not in the range"),
+        (["--levels", "1001"], "1001 is not in the range 1<=x<=1000"),
+        (["--seed", "x"], "'x' is not a valid integer"),
+        (["--seed", "-1"], "-1 is not in the range x>=0"),
+    ],
+)
+def test_synth_refuses_bad_arguments(tmp_path, args, message) -> None:
+    result = run("synth", "-o", tmp_path / "x.hl2", *args)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "x.hl2").exists()
