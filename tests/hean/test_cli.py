@@ -170,7 +170,7 @@ def test_synth_writes_a_deterministic_session_with_its_sidecar(tmp_path) -> None
         (["--messages", "0"], "0 is not in the range"),
         (["--levels", "1001"], "1001 is not in the range 1<=x<=1000"),
         (["--seed", "x"], "'x' is not a valid integer"),
-        (["--seed", "-1"], "-1 is not in the range x>=0"),
+        (["--seed", "-1"], "-1 is not in the range 0<=x"),
     ],
 )
 def test_synth_refuses_bad_arguments(tmp_path, args, message) -> None:
