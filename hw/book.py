@@ -215,11 +215,14 @@ class Book(wiring.Component):
             matched_qty = matched_qty | Mux(match[j], cur[j].qty, 0)
         # An insert pushes the worst level out exactly when it lands inside a full row; an
         # empty cell has qty 0, so subtracting the last cell's qty covers the non-full case.
-        removed = Mux(hit, matched_qty, Mux(q_zero | better[K - 1], 0, cur[K - 1].qty))
-        added = Mux(dropped, 0, self.i_qty)  # 0 anyway for a delete or a missing q == 0
+        removed = Mux(hit, matched_qty, Mux(q_zero, 0, cur[K - 1].qty))
         cur_depth = Mux(side, sel_depth[1], sel_depth[0])
+        # depth + q does not wait for the compares, so only one carry chain follows them.
+        # q is 0 for a delete and for a missing q == 0, so only a drop must undo it.
+        grown = Signal(depth_shape)
+        m.d.comb += grown.eq(cur_depth + self.i_qty)
         new_depth = Signal(depth_shape)
-        m.d.comb += new_depth.eq(cur_depth + (added - removed))
+        m.d.comb += new_depth.eq(Mux(dropped, cur_depth, grown - removed))
         cur_nlev = Mux(side, sel_nlev[1], sel_nlev[0])
         new_nlev = Signal(range(K + 1))
         with m.If(hit & q_zero):

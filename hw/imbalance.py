@@ -48,7 +48,7 @@ class Imbalance(wiring.Component):
         self.width = width
         self.steps_per_stage = steps_per_stage
         self.stages = -(-QUOTIENT_BITS // steps_per_stage)
-        self.latency = self.stages + 2
+        self.latency = self.latency_for(steps_per_stage)
         super().__init__(
             {
                 "en": In(1, init=1),
@@ -59,6 +59,11 @@ class Imbalance(wiring.Component):
                 "o_imb": Out(signed(16)),
             }
         )
+
+    @staticmethod
+    def latency_for(steps_per_stage: int) -> int:
+        """Latency in clocks of a divider with ``steps_per_stage`` steps per stage."""
+        return -(-QUOTIENT_BITS // steps_per_stage) + 2
 
     def elaborate(self, platform: object) -> Module:
         m = Module()

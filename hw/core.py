@@ -1,0 +1,317 @@
+"""The HL2 feature core: one HL2 message per clock in, one feature record per clock out.
+
+Pipeline (each stage one clock; every per-instrument state is read, updated and written
+within one stage, so messages for the same instrument can follow each other on
+consecutive clocks):
+
+====  =====================================================================
+S0    accept a message, stamp ``engine_t_in``, validate it
+S1    book update (best levels before/after, levels, depth, drop), sequence
+      and gap tracking, trade flow
+S2    OFI and iceberg tracking (from S1's best levels); the record is
+      assembled, bad messages of unknown instruments zeroed
+S3..  the two imbalances through pipelined dividers, the record delayed
+      alongside; at the end the record gets ``engine_t_out`` and enters the
+      output FIFO
+====  =====================================================================
+
+Back-pressure: the pipeline never stalls. The input is ready only while the output FIFO
+has room for every message already in flight, so a consumer that stops reading stops
+the input after at most ``fifo_depth`` records and no record is ever lost.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hean.wire import Params
+from hean_hw.book import Book
+from hean_hw.flow import Flow
+from hean_hw.iceberg import Iceberg
+from hean_hw.imbalance import Imbalance
+from hean_hw.layouts import MSG_LAYOUT, REC_LAYOUT
+from hean_hw.ofi import Ofi
+from hean_hw.sequence import Sequence
+from hean_hw.validate import Validate
+
+EMPTY_ASK = 0xFFFFFFFF
+COUNTERS = ("msgs_in", "recs_out", "bad", "gaps", "dropped")
+
+
+class FeatureCore(wiring.Component):
+    """HL2 v1 feature engine in gateware.
+
+    Parameters
+    ----------
+    params : Params
+        Build parameters (K, N, shifts and iceberg thresholds), fixed at elaboration.
+    fifo_depth : int
+        Records the output FIFO holds (at least ``latency + 4``); the input stalls when it
+        could overflow.
+    steps_per_stage : int
+        Divider steps per pipeline stage (trades latency against clock rate).
+
+    Attributes
+    ----------
+    latency : int
+        Clocks from a message's acceptance (``engine_t_in``) to its record entering the
+        output FIFO (``engine_t_out``) when the output is not back-pressured.
+
+    Ports
+    -----
+    i_stream : In(stream.Signature(MSG_LAYOUT))
+        HL2 messages, one per beat.
+    o_stream : Out(stream.Signature(REC_LAYOUT))
+        Feature records, one per message, in order.
+    cycles : Out(64)
+        The free-running cycle counter that stamps records.
+    msgs_in, recs_out, bad, gaps, dropped : Out(64)
+        Counters since reset.
+    """
+
+    def __init__(self, params: Params, *, fifo_depth: int = 64, steps_per_stage: int = 1) -> None:
+        self.params = params
+        self.fifo_depth = fifo_depth
+        self.depth_bits = 32 + (params.K - 1).bit_length()
+        self.steps_per_stage = steps_per_stage
+        self.latency = 3 + Imbalance.latency_for(steps_per_stage)
+        # every message in flight has a reserved FIFO slot; fewer slots than the pipeline
+        # holds would throttle the input below one message per clock
+        if fifo_depth < self.latency + 4:
+            raise ValueError(
+                f"fifo_depth={fifo_depth} cannot sustain one message per clock with a "
+                f"{self.latency}-clock pipeline; use at least {self.latency + 4}"
+            )
+        ports = {
+            "i_stream": In(stream.Signature(MSG_LAYOUT)),
+            "o_stream": Out(stream.Signature(REC_LAYOUT)),
+            "cycles": Out(64),
+        }
+        ports |= {name: Out(64) for name in COUNTERS}
+        super().__init__(ports)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        p = self.params
+        m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        # ---- output FIFO and credits ------------------------------------------------
+        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
+            width=REC_LAYOUT.size, depth=self.fifo_depth
+        )
+        in_flight = Signal(range(self.fifo_depth + 64))
+        accept = Signal()
+        leave = Signal()  # a record enters the FIFO this cycle
+        m.d.comb += [
+            self.i_stream.ready.eq(in_flight + out_fifo.level < self.fifo_depth),
+            accept.eq(self.i_stream.valid & self.i_stream.ready),
+        ]
+        m.d.sync += in_flight.eq(in_flight + accept - leave)
+
+        # ---- S0: accept and validate -------------------------------------------------
+        s0_valid = Signal()
+        s0_msg = Signal(MSG_LAYOUT)
+        s0_t_in = Signal(64)
+        m.d.sync += s0_valid.eq(accept)
+        with m.If(accept):
+            m.d.sync += [s0_msg.eq(self.i_stream.payload), s0_t_in.eq(self.cycles)]
+        m.submodules.validate = check = Validate(p.N)
+        m.d.comb += check.i_msg.eq(s0_msg)
+
+        # ---- S1: book, sequence, flow ------------------------------------------------
+        m.submodules.book = book = Book(p.K, p.N)
+        m.submodules.sequence = seq = Sequence(p.N)
+        m.submodules.flow = flow = Flow(p.N, p.flow_shift)
+        m.d.comb += [
+            book.i_valid.eq(s0_valid),
+            book.i_instrument.eq(s0_msg.instrument),
+            book.i_op.eq(check.o_op),
+            book.i_side.eq(s0_msg.side),
+            book.i_price.eq(s0_msg.price),
+            book.i_qty.eq(s0_msg.qty),
+            seq.i_valid.eq(s0_valid),
+            seq.i_good.eq(check.o_good),
+            seq.i_instrument.eq(s0_msg.instrument),
+            seq.i_seq.eq(s0_msg.seq),
+            seq.i_clear_both.eq((check.o_op == 2) & (s0_msg.side == 2)),
+            flow.i_valid.eq(s0_valid),
+            flow.i_good.eq(check.o_good),
+            flow.i_trade.eq(check.o_trade),
+            flow.i_side.eq(s0_msg.side[0]),
+            flow.i_instrument.eq(s0_msg.instrument),
+            flow.i_qty.eq(s0_msg.qty),
+        ]
+        s1_msg = Signal(MSG_LAYOUT)
+        s1_t_in = Signal(64)
+        s1_good, s1_known = Signal(), Signal()
+        m.d.sync += [
+            s1_msg.eq(s0_msg),
+            s1_t_in.eq(s0_t_in),
+            s1_good.eq(check.o_good),
+            s1_known.eq(check.o_known),
+        ]
+
+        # ---- S2: OFI and icebergs; the record without its imbalances -----------------
+        m.submodules.ofi = ofi = Ofi(p.N, p.ofi_shift)
+        m.submodules.iceberg = ice = Iceberg(p.N, p.ice_min_refills, p.ice_absorb_ratio)
+        bid_any = book.o_levels_bid != 0
+        ask_any = book.o_levels_ask != 0
+        m.d.comb += [
+            ofi.i_valid.eq(book.o_valid),
+            ofi.i_good.eq(s1_good),
+            ofi.i_instrument.eq(s1_msg.instrument),
+            ofi.i_pb.eq(book.o_bid_px_before),
+            ofi.i_qb.eq(book.o_bid_qty_before),
+            ofi.i_pa.eq(book.o_ask_px_before),
+            ofi.i_qa.eq(book.o_ask_qty_before),
+            ofi.i_pb2.eq(book.o_bid_px),
+            ofi.i_qb2.eq(book.o_bid_qty),
+            ofi.i_pa2.eq(book.o_ask_px),
+            ofi.i_qa2.eq(book.o_ask_qty),
+            ice.i_valid.eq(book.o_valid),
+            ice.i_good.eq(s1_good),
+            ice.i_type.eq(s1_msg.type),
+            ice.i_side.eq(s1_msg.side[:2]),
+            ice.i_instrument.eq(s1_msg.instrument),
+            ice.i_price.eq(s1_msg.price),
+            ice.i_qty.eq(s1_msg.qty),
+            ice.i_bid_px.eq(book.o_bid_px),
+            ice.i_bid_qty.eq(book.o_bid_qty),
+            ice.i_ask_px.eq(book.o_ask_px),
+            ice.i_ask_qty.eq(book.o_ask_qty),
+            ice.i_bid_any.eq(bid_any),
+            ice.i_ask_any.eq(ask_any),
+        ]
+        # S1 values that S2's units do not produce, registered to line up with them
+        s2 = {
+            "valid": Signal(),
+            "msg": Signal(MSG_LAYOUT),
+            "t_in": Signal(64),
+            "good": Signal(),
+            "known": Signal(),
+            "bid_px": Signal(32),
+            "bid_qty": Signal(32),
+            "ask_px": Signal(32),
+            "ask_qty": Signal(32),
+            "levels_bid": Signal(7),
+            "levels_ask": Signal(7),
+            "depth_bid": Signal(self.depth_bits),
+            "depth_ask": Signal(self.depth_bits),
+            "dropped": Signal(),
+            "gap": Signal(),
+            "buy": Signal(64),
+            "sell": Signal(64),
+        }
+        m.d.sync += [
+            s2["valid"].eq(book.o_valid),
+            s2["msg"].eq(s1_msg),
+            s2["t_in"].eq(s1_t_in),
+            s2["good"].eq(s1_good),
+            s2["known"].eq(s1_known),
+            s2["bid_px"].eq(book.o_bid_px),
+            s2["bid_qty"].eq(book.o_bid_qty),
+            s2["ask_px"].eq(Mux(ask_any, book.o_ask_px, 0)),
+            s2["ask_qty"].eq(book.o_ask_qty),
+            s2["levels_bid"].eq(book.o_levels_bid),
+            s2["levels_ask"].eq(book.o_levels_ask),
+            s2["depth_bid"].eq(book.o_depth_bid),
+            s2["depth_ask"].eq(book.o_depth_ask),
+            s2["dropped"].eq(book.o_dropped),
+            s2["gap"].eq(seq.o_gap),
+            s2["buy"].eq(flow.o_buy),
+            s2["sell"].eq(flow.o_sell),
+        ]
+
+        rec = Signal(REC_LAYOUT)
+        known = s2["known"]
+        msg = s2["msg"]
+
+        def state(value: object) -> object:
+            """A state field: zero when the message names no instrument below N."""
+            return Mux(known, value, 0)
+
+        bid_empty = s2["levels_bid"] == 0
+        ask_empty = s2["levels_ask"] == 0
+        crossed = ~bid_empty & ~ask_empty & (s2["bid_px"] >= s2["ask_px"])
+        status = Cat(
+            state(s2["gap"]),
+            state(crossed),
+            state(bid_empty),
+            state(ask_empty),
+            state(ice.o_iceberg_bid),
+            state(ice.o_iceberg_ask),
+            ~s2["good"],
+            msg.flags[0],
+            msg.flags[1],
+            s2["good"] & s2["dropped"],
+        )
+        m.d.comb += [
+            rec.seq.eq(msg.seq),
+            rec.instrument.eq(msg.instrument),
+            rec.type.eq(msg.type),
+            rec.status.eq(status),
+            rec.bid_px.eq(state(s2["bid_px"])),
+            rec.bid_qty.eq(state(s2["bid_qty"])),
+            rec.ask_px.eq(state(s2["ask_px"])),
+            rec.ask_qty.eq(state(s2["ask_qty"])),
+            rec.depth_bid.eq(state(s2["depth_bid"])),
+            rec.depth_ask.eq(state(s2["depth_ask"])),
+            rec.levels_bid.eq(state(s2["levels_bid"])),
+            rec.levels_ask.eq(state(s2["levels_ask"])),
+            rec.ice_refills_bid.eq(state(ice.o_refills_bid)),
+            rec.ice_refills_ask.eq(state(ice.o_refills_ask)),
+            rec.ofi.eq(state(ofi.o_ofi)),
+            rec.ofi_event.eq(state(ofi.o_event)),
+            rec.buy_flow.eq(state(s2["buy"])),
+            rec.sell_flow.eq(state(s2["sell"])),
+            rec.ice_absorbed_bid.eq(state(ice.o_absorbed_bid)),
+            rec.ice_absorbed_ask.eq(state(ice.o_absorbed_ask)),
+            rec.ice_px_bid.eq(state(ice.o_px_bid)),
+            rec.ice_px_ask.eq(state(ice.o_px_ask)),
+            rec.recv_ts_ns.eq(msg.recv_ts_ns),
+            rec.engine_t_in.eq(s2["t_in"]),
+        ]
+
+        # ---- S3..: imbalances, the record delayed alongside ---------------------------
+        m.submodules.imb_l1 = imb_l1 = Imbalance(32, self.steps_per_stage)
+        m.submodules.imb_depth = imb_depth = Imbalance(self.depth_bits, self.steps_per_stage)
+        m.d.comb += [
+            imb_l1.i_valid.eq(s2["valid"]),
+            imb_l1.i_b.eq(rec.bid_qty),
+            imb_l1.i_a.eq(rec.ask_qty),
+            imb_depth.i_valid.eq(s2["valid"]),
+            imb_depth.i_b.eq(rec.depth_bid),
+            imb_depth.i_a.eq(rec.depth_ask),
+        ]
+        delayed = rec
+        for k in range(imb_l1.latency):
+            nxt = Signal(REC_LAYOUT, name=f"rec_d{k}")
+            m.d.sync += nxt.eq(delayed)
+            delayed = nxt
+        out = Signal(REC_LAYOUT)
+        m.d.comb += [
+            out.eq(delayed),
+            out.imb_l1.eq(imb_l1.o_imb),
+            out.imb_depth.eq(imb_depth.o_imb),
+            out.engine_t_out.eq(self.cycles),
+            leave.eq(imb_l1.o_valid),
+            out_fifo.w_en.eq(imb_l1.o_valid),
+            out_fifo.w_data.eq(out),
+        ]
+        m.d.comb += [
+            self.o_stream.payload.eq(out_fifo.r_data),
+            self.o_stream.valid.eq(out_fifo.r_rdy),
+            out_fifo.r_en.eq(self.o_stream.ready),
+        ]
+
+        # ---- counters ----------------------------------------------------------------
+        m.d.sync += [
+            self.msgs_in.eq(self.msgs_in + accept),
+            self.recs_out.eq(self.recs_out + (self.o_stream.valid & self.o_stream.ready)),
+            self.bad.eq(self.bad + (s0_valid & ~check.o_good)),
+            self.gaps.eq(self.gaps + (seq.o_valid & seq.o_jump)),
+            self.dropped.eq(self.dropped + (book.o_valid & book.o_dropped & s1_good)),
+        ]
+        return m
