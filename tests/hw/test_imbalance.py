@@ -10,6 +10,8 @@ from amaranth.sim import Simulator
 
 from hean_hw.imbalance import Imbalance
 
+from .harness import run_pipeline
+
 
 def imb(b: int, a: int) -> int:
     """The contract: trunc((b - a) * 32768 / (b + a)) clipped to +-32767, 0 when empty."""
@@ -47,32 +49,8 @@ def operands(width: int, n: int, seed: int) -> list[tuple[int, int]]:
 
 def run(dut: Imbalance, pairs: list[tuple[int, int]], stall: float, seed: int) -> list[int]:
     """Feed pairs back to back, holding the pipeline at random (en = 0); collect results."""
-    rng = random.Random(seed)
-    got: list[int] = []
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-
-    async def bench(ctx):
-        i = 0
-        while len(got) < len(pairs):
-            en = rng.random() >= stall
-            ctx.set(dut.en, en)
-            if i < len(pairs):
-                ctx.set(dut.i_valid, 1)
-                ctx.set(dut.i_b, pairs[i][0])
-                ctx.set(dut.i_a, pairs[i][1])
-            else:
-                ctx.set(dut.i_valid, 0)
-            await ctx.tick()
-            if en and i < len(pairs):
-                i += 1
-            if ctx.get(dut.o_valid) and en:
-                got.append(ctx.get(dut.o_imb))
-        return got
-
-    sim.add_testbench(bench)
-    sim.run()
-    return got
+    rows = [{"i_b": b, "i_a": a} for b, a in pairs]
+    return [r["o_imb"] for r in run_pipeline(dut, rows, ["o_imb"], stall=stall, seed=seed)]
 
 
 @pytest.mark.parametrize(("width", "steps"), [(32, 1), (32, 2), (64, 2), (64, 3), (38, 16)])
