@@ -27,7 +27,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hean.wire import Params
-from hean_hw.book import Book
+from hean_hw.book import OP_CLEAR, SIDE_BOTH, Book
 from hean_hw.flow import Flow
 from hean_hw.iceberg import Iceberg
 from hean_hw.imbalance import Imbalance
@@ -135,7 +135,7 @@ class FeatureCore(wiring.Component):
             seq.i_good.eq(check.o_good),
             seq.i_instrument.eq(s0_msg.instrument),
             seq.i_seq.eq(s0_msg.seq),
-            seq.i_clear_both.eq((check.o_op == 2) & (s0_msg.side == 2)),
+            seq.i_clear_both.eq((check.o_op == OP_CLEAR) & (s0_msg.side == SIDE_BOTH)),
             flow.i_valid.eq(s0_valid),
             flow.i_good.eq(check.o_good),
             flow.i_trade.eq(check.o_trade),

@@ -6,13 +6,13 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hean_hw.book import OP_CLEAR, OP_NONE, OP_SET
 from hean_hw.layouts import MSG_LAYOUT
 
 SET, TRADE, CLEAR, HEARTBEAT = 1, 2, 3, 4
 MAX_PRICE = 0x7FFFFFFF
 
-#: Book operations the validator selects (the book's ``i_op``).
-OP_NONE, OP_SET, OP_CLEAR = 0, 1, 2
+__all__ = ["OP_CLEAR", "OP_NONE", "OP_SET", "Validate"]
 
 
 class Validate(wiring.Component):

@@ -17,6 +17,8 @@ from amaranth.sim import Simulator
 from hean.engine import Mirror
 from hean.wire import Params
 
+from ..hean.engine.reference import is_bad
+
 EMPTY_ASK = 0xFFFFFFFF
 
 
@@ -84,11 +86,4 @@ def best_after(r: np.void) -> tuple[int, int, int, int]:
 
 def is_good(m: np.void, N: int) -> bool:
     """The contract's validity rules, as the validator will apply them."""
-    t, side, price = int(m["type"]), int(m["side"]), int(m["price"])
-    if not 1 <= t <= 4 or int(m["instrument"]) >= N:
-        return False
-    if t in (1, 2) and (side > 1 or price == 0 or price > 0x7FFFFFFF):
-        return False
-    if t == 2 and int(m["qty"]) == 0:
-        return False
-    return not (t == 3 and side > 2)
+    return not is_bad(m, N)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from hean.wire import Status
 
-from .rulekit import ASK, BID, BOTH, BUY, CLEAR, HB, SELL, SET, TRADE
+from .rulekit import ASK, BID, BOTH, BUY, CLEAR, HB, SELL, SET, STATE_FIELDS, TRADE
 
 END, SNAP = 1, 2  # input flag bits
 
@@ -282,26 +282,7 @@ def test_heartbeat_changes_nothing_but_ofi_decay(engine):
     assert r["status"] == Status.ASK_EMPTY
 
 
-STATE_NO_OFI = (
-    "bid_px",
-    "bid_qty",
-    "ask_px",
-    "ask_qty",
-    "depth_bid",
-    "depth_ask",
-    "imb_l1",
-    "imb_depth",
-    "levels_bid",
-    "levels_ask",
-    "ice_refills_bid",
-    "ice_refills_ask",
-    "buy_flow",
-    "sell_flow",
-    "ice_absorbed_bid",
-    "ice_absorbed_ask",
-    "ice_px_bid",
-    "ice_px_ask",
-)
+STATE_NO_OFI = tuple(f for f in STATE_FIELDS if f != "ofi")
 
 
 def test_trade_does_not_change_book(engine):
