@@ -6,12 +6,13 @@ consecutive clocks):
 
 ====  =====================================================================
 S0    accept a message, stamp ``engine_t_in``, validate it
+SV    the verdict registered (keeps validation off the book's critical path)
 S1    book update (best levels before/after, levels, depth, drop), sequence
       and gap tracking, trade flow
 S2    OFI and iceberg tracking (from S1's best levels); the record is
       assembled, bad messages of unknown instruments zeroed
 S3..  the two imbalances through pipelined dividers, the record delayed
-      alongside; at the end the record gets ``engine_t_out`` and enters the
+      alongside in a RAM ring buffer; at the end the record gets ``engine_t_out`` and enters the
       output FIFO
 ====  =====================================================================
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hean.wire import Params
@@ -76,7 +78,7 @@ class FeatureCore(wiring.Component):
         self.fifo_depth = fifo_depth
         self.depth_bits = 32 + (params.K - 1).bit_length()
         self.steps_per_stage = steps_per_stage
-        self.latency = 3 + Imbalance.latency_for(steps_per_stage)
+        self.latency = 4 + Imbalance.latency_for(steps_per_stage)
         # every message in flight has a reserved FIFO slot; fewer slots than the pipeline
         # holds would throttle the input below one message per clock
         if fifo_depth < self.latency + 4:
@@ -120,37 +122,55 @@ class FeatureCore(wiring.Component):
         m.submodules.validate = check = Validate(p.N)
         m.d.comb += check.i_msg.eq(s0_msg)
 
+        # ---- SV: the verdict registered, so the book's stage starts from flip-flops -----
+        # (validation is a few comparators deep; in front of the book it would sit on the
+        # book's critical path)
+        sv_valid = Signal()
+        sv_msg = Signal(MSG_LAYOUT)
+        sv_t_in = Signal(64)
+        sv_op = Signal(2)
+        sv_good, sv_known, sv_trade = Signal(), Signal(), Signal()
+        m.d.sync += [
+            sv_valid.eq(s0_valid),
+            sv_msg.eq(s0_msg),
+            sv_t_in.eq(s0_t_in),
+            sv_op.eq(check.o_op),
+            sv_good.eq(check.o_good),
+            sv_known.eq(check.o_known),
+            sv_trade.eq(check.o_trade),
+        ]
+
         # ---- S1: book, sequence, flow ------------------------------------------------
         m.submodules.book = book = Book(p.K, p.N)
         m.submodules.sequence = seq = Sequence(p.N)
         m.submodules.flow = flow = Flow(p.N, p.flow_shift)
         m.d.comb += [
-            book.i_valid.eq(s0_valid),
-            book.i_instrument.eq(s0_msg.instrument),
-            book.i_op.eq(check.o_op),
-            book.i_side.eq(s0_msg.side),
-            book.i_price.eq(s0_msg.price),
-            book.i_qty.eq(s0_msg.qty),
-            seq.i_valid.eq(s0_valid),
-            seq.i_good.eq(check.o_good),
-            seq.i_instrument.eq(s0_msg.instrument),
-            seq.i_seq.eq(s0_msg.seq),
-            seq.i_clear_both.eq((check.o_op == OP_CLEAR) & (s0_msg.side == SIDE_BOTH)),
-            flow.i_valid.eq(s0_valid),
-            flow.i_good.eq(check.o_good),
-            flow.i_trade.eq(check.o_trade),
-            flow.i_side.eq(s0_msg.side[0]),
-            flow.i_instrument.eq(s0_msg.instrument),
-            flow.i_qty.eq(s0_msg.qty),
+            book.i_valid.eq(sv_valid),
+            book.i_instrument.eq(sv_msg.instrument),
+            book.i_op.eq(sv_op),
+            book.i_side.eq(sv_msg.side),
+            book.i_price.eq(sv_msg.price),
+            book.i_qty.eq(sv_msg.qty),
+            seq.i_valid.eq(sv_valid),
+            seq.i_good.eq(sv_good),
+            seq.i_instrument.eq(sv_msg.instrument),
+            seq.i_seq.eq(sv_msg.seq),
+            seq.i_clear_both.eq((sv_op == OP_CLEAR) & (sv_msg.side == SIDE_BOTH)),
+            flow.i_valid.eq(sv_valid),
+            flow.i_good.eq(sv_good),
+            flow.i_trade.eq(sv_trade),
+            flow.i_side.eq(sv_msg.side[0]),
+            flow.i_instrument.eq(sv_msg.instrument),
+            flow.i_qty.eq(sv_msg.qty),
         ]
         s1_msg = Signal(MSG_LAYOUT)
         s1_t_in = Signal(64)
         s1_good, s1_known = Signal(), Signal()
         m.d.sync += [
-            s1_msg.eq(s0_msg),
-            s1_t_in.eq(s0_t_in),
-            s1_good.eq(check.o_good),
-            s1_known.eq(check.o_known),
+            s1_msg.eq(sv_msg),
+            s1_t_in.eq(sv_t_in),
+            s1_good.eq(sv_good),
+            s1_known.eq(sv_known),
         ]
 
         # ---- S2: OFI and icebergs; the record without its imbalances -----------------
@@ -285,11 +305,26 @@ class FeatureCore(wiring.Component):
             imb_depth.i_b.eq(rec.depth_bid),
             imb_depth.i_a.eq(rec.depth_ask),
         ]
-        delayed = rec
-        for k in range(imb_l1.latency):
-            nxt = Signal(REC_LAYOUT, name=f"rec_d{k}")
-            m.d.sync += nxt.eq(delayed)
-            delayed = nxt
+        # The stages after S2 never stall, so the record's delay line is a ring buffer
+        # in memory (written every clock, read ``delay`` clocks later) rather than
+        # ``delay`` registers of 1024 bits: RAM instead of about 18k flip-flops.
+        delay = imb_l1.latency
+        ring_depth = 1 << (delay + 1).bit_length()
+        m.submodules.delay_ring = ring = Memory(shape=REC_LAYOUT.size, depth=ring_depth, init=[])
+        ring_w = ring.write_port()
+        ring_r = ring.read_port()
+        ptr = Signal(range(ring_depth))
+        m.d.sync += ptr.eq(ptr + 1)
+        # synchronous read: the address given one clock early, ``delay - 1`` behind the
+        # writes, yields at clock t + delay what was written at clock t
+        m.d.comb += [
+            ring_w.en.eq(1),
+            ring_w.addr.eq(ptr),
+            ring_w.data.eq(rec),
+            ring_r.addr.eq((ptr - (delay - 1))[: len(ptr)]),
+        ]
+        delayed = Signal(REC_LAYOUT)
+        m.d.comb += delayed.eq(ring_r.data)
         out = Signal(REC_LAYOUT)
         m.d.comb += [
             out.eq(delayed),
@@ -310,7 +345,7 @@ class FeatureCore(wiring.Component):
         m.d.sync += [
             self.msgs_in.eq(self.msgs_in + accept),
             self.recs_out.eq(self.recs_out + (self.o_stream.valid & self.o_stream.ready)),
-            self.bad.eq(self.bad + (s0_valid & ~check.o_good)),
+            self.bad.eq(self.bad + (sv_valid & ~sv_good)),
             self.gaps.eq(self.gaps + (seq.o_valid & seq.o_jump)),
             self.dropped.eq(self.dropped + (book.o_valid & book.o_dropped & s1_good)),
         ]
