@@ -1,7 +1,7 @@
 """Per-instrument L2 order books in flip-flops, updated in one cycle (HL2 v1 steps 2 and 3).
 
-Every piece of an instrument's book state (its two rows of K levels, the level counts and
-the depths) is read, modified and written back within this one pipeline stage, so the
+An instrument's book state (its two rows of K levels) is read, modified and written back
+within this one pipeline stage, so the
 core accepts one message per clock even when consecutive messages name the same
 instrument: the next message reads the registers the previous one has just written.
 
@@ -23,7 +23,7 @@ behind a delete are all zeros.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,8 +32,10 @@ OP_NONE, OP_SET, OP_CLEAR = 0, 1, 2
 #: ``i_side`` value of a CLEAR that empties both sides.
 SIDE_BOTH = 2
 
-#: One stored level: its key (price for bids, ``~price`` for asks) and size; all zero = empty.
-LEVEL = data.StructLayout({"key": 32, "qty": 32})
+#: One stored level: its key (price for bids, ``~price`` for asks), size, and a live bit (set
+#: for every kept level, so a level's presence is a flip-flop, not a 32-bit OR of its key);
+#: all zero = empty.
+LEVEL = data.StructLayout({"key": 32, "qty": 32, "live": 1})
 
 
 def _next_level(
@@ -89,9 +91,10 @@ class Book(wiring.Component):
     The selected instrument's rows are read through an N:1 mux, the row of the SET side
     is updated by K parallel level cells, and the result is written back at the clock
     edge into that instrument's registers only (per-instrument write enables). Level
-    counts and depths are kept incrementally as extra per-instrument state in the same
-    stage. Outputs are registered: they appear the cycle after the message, with
-    ``o_valid`` the delayed ``i_valid``.
+    counts and depths are not state here: the sizes and live bits of both sides after
+    the update are outputs, summed by :class:`hean_hw.depth.SideSum` off the loop.
+    Outputs are registered: they appear the cycle after the message, with ``o_valid``
+    the delayed ``i_valid``.
 
     Parameters
     ----------
@@ -111,8 +114,10 @@ class Book(wiring.Component):
     with ``i_op == 0`` an instrument ``>= N`` touches no state (outputs unspecified).
 
     Outputs, about the message's instrument: best levels before and after the update
-    (empty bid reads ``(0, 0)``, empty ask ``(0xFFFFFFFF, 0)``), levels kept and depth
-    (sum of sizes) per side after it, and ``o_dropped`` for a SET that could not be kept.
+    (empty bid reads ``(0, 0)``, empty ask ``(0xFFFFFFFF, 0)``), whether each side has a
+    level after it (``o_bid_any``, ``o_ask_any``), every level's size and live bit per side
+    after it (``o_qty_bid``: level ``j`` in bits ``32j..32j+31``; ``o_live_bid``: bit
+    ``j``; empty levels read 0), and ``o_dropped`` for a SET that could not be kept.
     """
 
     def __init__(self, K: int, N: int, *, tag_width: int = 1) -> None:
@@ -142,10 +147,12 @@ class Book(wiring.Component):
                 "o_bid_qty": Out(32),
                 "o_ask_px": Out(32),
                 "o_ask_qty": Out(32),
-                "o_levels_bid": Out(7),
-                "o_levels_ask": Out(7),
-                "o_depth_bid": Out(64),
-                "o_depth_ask": Out(64),
+                "o_bid_any": Out(1),
+                "o_ask_any": Out(1),
+                "o_qty_bid": Out(32 * K),
+                "o_qty_ask": Out(32 * K),
+                "o_live_bid": Out(K),
+                "o_live_ask": Out(K),
                 "o_dropped": Out(1),
             }
         )
@@ -154,28 +161,18 @@ class Book(wiring.Component):
         m = Module()
         K, N = self.K, self.N
         row_layout = data.ArrayLayout(LEVEL, K)
-        # A side holds at most K sizes below 2^32, so its depth never needs all 64 bits.
-        depth_shape = Shape.cast(range(K * 0xFFFFFFFF + 1))
         sides = range(2)
 
         # ---- State: per instrument n and side s ---------------------------------------------
         rows = [[Signal(row_layout, name=f"row_{n}_{s}") for s in sides] for n in range(N)]
-        nlev = [[Signal(range(K + 1), name=f"nlev_{n}_{s}") for s in sides] for n in range(N)]
-        depth = [[Signal(depth_shape, name=f"depth_{n}_{s}") for s in sides] for n in range(N)]
 
         # ---- Read the selected instrument (N:1 mux; an id >= N reads zeros, no indexing) ----
         sel_row = [Signal(row_layout, name=f"sel_row_{s}") for s in sides]
-        sel_nlev = [Signal(range(K + 1), name=f"sel_nlev_{s}") for s in sides]
-        sel_depth = [Signal(depth_shape, name=f"sel_depth_{s}") for s in sides]
         with m.Switch(self.i_instrument):
             for n in range(N):
                 with m.Case(n):
                     for s in sides:
-                        m.d.comb += [
-                            sel_row[s].eq(rows[n][s]),
-                            sel_nlev[s].eq(nlev[n][s]),
-                            sel_depth[s].eq(depth[n][s]),
-                        ]
+                        m.d.comb += sel_row[s].eq(rows[n][s])
 
         # ---- The SET row: K parallel compares against the message's key ---------------------
         side = self.i_side[0]
@@ -191,7 +188,7 @@ class Book(wiring.Component):
         q_zero = self.i_qty == 0
 
         zero = LEVEL.const(None).as_value()
-        fresh = Cat(key, self.i_qty)
+        fresh = Cat(key, self.i_qty, 1)
         new_row = Signal(row_layout)
         for j in range(K):
             m.d.comb += new_row[j].eq(
@@ -207,30 +204,8 @@ class Book(wiring.Component):
                 )
             )
 
-        # ---- Counts and depth of the SET side, incrementally ---------------------------------
         # i == K: the side is full and p is worse than every level; nothing changes.
         dropped = ~hit & ~q_zero & better[K - 1]
-        matched_qty = 0
-        for j in range(K):
-            matched_qty = matched_qty | Mux(match[j], cur[j].qty, 0)
-        # An insert pushes the worst level out exactly when it lands inside a full row; an
-        # empty cell has qty 0, so subtracting the last cell's qty covers the non-full case.
-        removed = Mux(hit, matched_qty, Mux(q_zero, 0, cur[K - 1].qty))
-        cur_depth = Mux(side, sel_depth[1], sel_depth[0])
-        # depth + q does not wait for the compares, so only one carry chain follows them.
-        # q is 0 for a delete and for a missing q == 0, so only a drop must undo it.
-        grown = Signal(depth_shape)
-        m.d.comb += grown.eq(cur_depth + self.i_qty)
-        new_depth = Signal(depth_shape)
-        m.d.comb += new_depth.eq(Mux(dropped, cur_depth, grown - removed))
-        cur_nlev = Mux(side, sel_nlev[1], sel_nlev[0])
-        new_nlev = Signal(range(K + 1))
-        with m.If(hit & q_zero):
-            m.d.comb += new_nlev.eq(cur_nlev - 1)
-        with m.Elif(~hit & ~q_zero & (cur_nlev != K)):
-            m.d.comb += new_nlev.eq(cur_nlev + 1)
-        with m.Else():
-            m.d.comb += new_nlev.eq(cur_nlev)
 
         # ---- Which side the message changes --------------------------------------------------
         is_set = self.i_op == OP_SET
@@ -243,26 +218,18 @@ class Book(wiring.Component):
             selected = self.i_valid & (self.i_instrument == n)
             for s in sides:
                 with m.If(selected & clear_side[s]):
-                    m.d.sync += [rows[n][s].eq(0), nlev[n][s].eq(0), depth[n][s].eq(0)]
+                    m.d.sync += rows[n][s].eq(0)
                 with m.Elif(selected & set_side[s]):
-                    m.d.sync += [
-                        rows[n][s].eq(new_row),
-                        nlev[n][s].eq(new_nlev),
-                        depth[n][s].eq(new_depth),
-                    ]
+                    m.d.sync += rows[n][s].eq(new_row)
 
         # ---- Registered outputs: the same choice, on the selected instrument's copies --------
-        best_after, nlev_after, depth_after = [], [], []
+        row_after = []
         for s in sides:
-            best_after.append(
-                Mux(
-                    set_side[s],
-                    new_row[0].as_value(),
-                    Mux(clear_side[s], 0, sel_row[s][0].as_value()),
-                )
+            row_after.append(
+                Mux(set_side[s], new_row.as_value(), Mux(clear_side[s], 0, sel_row[s].as_value()))
             )
-            nlev_after.append(Mux(set_side[s], new_nlev, Mux(clear_side[s], 0, sel_nlev[s])))
-            depth_after.append(Mux(set_side[s], new_depth, Mux(clear_side[s], 0, sel_depth[s])))
+        row_after = [data.View(row_layout, r) for r in row_after]
+        best_after = [r[0].as_value() for r in row_after]
         best_bid = data.View(LEVEL, best_after[0])
         best_ask = data.View(LEVEL, best_after[1])
         m.d.sync += [
@@ -276,10 +243,12 @@ class Book(wiring.Component):
             self.o_bid_qty.eq(best_bid.qty),
             self.o_ask_px.eq(~best_ask.key),
             self.o_ask_qty.eq(best_ask.qty),
-            self.o_levels_bid.eq(nlev_after[0]),
-            self.o_levels_ask.eq(nlev_after[1]),
-            self.o_depth_bid.eq(depth_after[0]),
-            self.o_depth_ask.eq(depth_after[1]),
+            self.o_bid_any.eq(best_bid.live),
+            self.o_ask_any.eq(best_ask.live),
+            self.o_qty_bid.eq(Cat(*(row_after[0][j].qty for j in range(K)))),
+            self.o_qty_ask.eq(Cat(*(row_after[1][j].qty for j in range(K)))),
+            self.o_live_bid.eq(Cat(*(row_after[0][j].live for j in range(K)))),
+            self.o_live_ask.eq(Cat(*(row_after[1][j].live for j in range(K)))),
             self.o_dropped.eq(is_set & dropped),
         ]
         return m

@@ -23,13 +23,14 @@ the input after at most ``fifo_depth`` records and no record is ever lost.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hean.wire import Params
 from hean_hw.book import OP_CLEAR, SIDE_BOTH, Book
+from hean_hw.depth import SideSum
 from hean_hw.flow import Flow
 from hean_hw.iceberg import Iceberg
 from hean_hw.imbalance import Imbalance
@@ -40,6 +41,34 @@ from hean_hw.validate import Validate
 
 EMPTY_ASK = 0xFFFFFFFF
 COUNTERS = ("msgs_in", "recs_out", "bad", "gaps", "dropped")
+
+
+class _Rings:
+    """Fixed delays in RAM for a pipeline that never stalls: one ring buffer per value."""
+
+    def __init__(self, m: Module) -> None:
+        self.m = m
+        self.ptr: dict[int, Signal] = {}
+
+    def delay(self, name: str, value: Value, clocks: int) -> Value:
+        """``value`` as it was ``clocks`` (>= 1) clocks ago."""
+        m = self.m
+        depth = 1 << clocks.bit_length()  # > clocks, a power of two so the pointer wraps
+        if depth not in self.ptr:
+            self.ptr[depth] = ptr = Signal(range(depth), name=f"ring{depth}_ptr")
+            m.d.sync += ptr.eq(ptr + 1)
+        ptr = self.ptr[depth]
+        m.submodules[f"ring_{name}"] = mem = Memory(shape=len(value), depth=depth, init=[])
+        wr, rd = mem.write_port(), mem.read_port()
+        # the read is synchronous: the address goes in a clock early, ``clocks - 1`` behind
+        # the writes, so at clock t + clocks it yields what was written at clock t
+        m.d.comb += [
+            wr.en.eq(1),
+            wr.addr.eq(ptr),
+            wr.data.eq(value),
+            rd.addr.eq((ptr - (clocks - 1))[: len(ptr)]),
+        ]
+        return rd.data
 
 
 class FeatureCore(wiring.Component):
@@ -78,7 +107,7 @@ class FeatureCore(wiring.Component):
         self.fifo_depth = fifo_depth
         self.depth_bits = 32 + (params.K - 1).bit_length()
         self.steps_per_stage = steps_per_stage
-        self.latency = 4 + Imbalance.latency_for(steps_per_stage)
+        self.latency = 4 + SideSum(params.K).latency - 1 + Imbalance.latency_for(steps_per_stage)
         # every message in flight has a reserved FIFO slot; fewer slots than the pipeline
         # holds would throttle the input below one message per clock
         if fifo_depth < self.latency + 4:
@@ -176,8 +205,8 @@ class FeatureCore(wiring.Component):
         # ---- S2: OFI and icebergs; the record without its imbalances -----------------
         m.submodules.ofi = ofi = Ofi(p.N, p.ofi_shift)
         m.submodules.iceberg = ice = Iceberg(p.N, p.ice_min_refills, p.ice_absorb_ratio)
-        bid_any = book.o_levels_bid != 0
-        ask_any = book.o_levels_ask != 0
+        bid_any = book.o_bid_any
+        ask_any = book.o_ask_any
         m.d.comb += [
             ofi.i_valid.eq(book.o_valid),
             ofi.i_good.eq(s1_good),
@@ -215,10 +244,8 @@ class FeatureCore(wiring.Component):
             "bid_qty": Signal(32),
             "ask_px": Signal(32),
             "ask_qty": Signal(32),
-            "levels_bid": Signal(7),
-            "levels_ask": Signal(7),
-            "depth_bid": Signal(self.depth_bits),
-            "depth_ask": Signal(self.depth_bits),
+            "bid_any": Signal(),
+            "ask_any": Signal(),
             "dropped": Signal(),
             "gap": Signal(),
             "buy": Signal(64),
@@ -234,10 +261,8 @@ class FeatureCore(wiring.Component):
             s2["bid_qty"].eq(book.o_bid_qty),
             s2["ask_px"].eq(Mux(ask_any, book.o_ask_px, 0)),
             s2["ask_qty"].eq(book.o_ask_qty),
-            s2["levels_bid"].eq(book.o_levels_bid),
-            s2["levels_ask"].eq(book.o_levels_ask),
-            s2["depth_bid"].eq(book.o_depth_bid),
-            s2["depth_ask"].eq(book.o_depth_ask),
+            s2["bid_any"].eq(bid_any),
+            s2["ask_any"].eq(ask_any),
             s2["dropped"].eq(book.o_dropped),
             s2["gap"].eq(seq.o_gap),
             s2["buy"].eq(flow.o_buy),
@@ -252,8 +277,8 @@ class FeatureCore(wiring.Component):
             """A state field: zero when the message names no instrument below N."""
             return Mux(known, value, 0)
 
-        bid_empty = s2["levels_bid"] == 0
-        ask_empty = s2["levels_ask"] == 0
+        bid_empty = ~s2["bid_any"]
+        ask_empty = ~s2["ask_any"]
         crossed = ~bid_empty & ~ask_empty & (s2["bid_px"] >= s2["ask_px"])
         status = Cat(
             state(s2["gap"]),
@@ -276,10 +301,6 @@ class FeatureCore(wiring.Component):
             rec.bid_qty.eq(state(s2["bid_qty"])),
             rec.ask_px.eq(state(s2["ask_px"])),
             rec.ask_qty.eq(state(s2["ask_qty"])),
-            rec.depth_bid.eq(state(s2["depth_bid"])),
-            rec.depth_ask.eq(state(s2["depth_ask"])),
-            rec.levels_bid.eq(state(s2["levels_bid"])),
-            rec.levels_ask.eq(state(s2["levels_ask"])),
             rec.ice_refills_bid.eq(state(ice.o_refills_bid)),
             rec.ice_refills_ask.eq(state(ice.o_refills_ask)),
             rec.ofi.eq(state(ofi.o_ofi)),
@@ -294,40 +315,54 @@ class FeatureCore(wiring.Component):
             rec.engine_t_in.eq(s2["t_in"]),
         ]
 
-        # ---- S3..: imbalances, the record delayed alongside ---------------------------
+        # ---- S2..: depth and level counts, summed from S1's rows off the book's loop ----
+        # A message naming no instrument below N reads zero sizes, so its sums are 0.
+        sums = []
+        for side in ("bid", "ask"):
+            tree = SideSum(p.K)
+            m.submodules[f"depth_{side}"] = tree
+            m.d.comb += [
+                tree.i_valid.eq(book.o_valid),
+                tree.i_qty.eq(Mux(s1_known, getattr(book, f"o_qty_{side}"), 0)),
+                tree.i_live.eq(Mux(s1_known, getattr(book, f"o_live_{side}"), 0)),
+            ]
+            sums.append(tree)
+        depth_bid, depth_ask = sums
+        # the sums arrive ``lag`` clocks after the rest of the record
+        lag = depth_bid.latency - 1
+        l1_b, l1_a = rec.bid_qty, rec.ask_qty
+        for k in range(lag):
+            b, a = Signal(32, name=f"l1_b_d{k}"), Signal(32, name=f"l1_a_d{k}")
+            m.d.sync += [b.eq(l1_b), a.eq(l1_a)]
+            l1_b, l1_a = b, a
+
+        # ---- then the two imbalances through pipelined dividers, side by side ---------
         m.submodules.imb_l1 = imb_l1 = Imbalance(32, self.steps_per_stage)
         m.submodules.imb_depth = imb_depth = Imbalance(self.depth_bits, self.steps_per_stage)
         m.d.comb += [
-            imb_l1.i_valid.eq(s2["valid"]),
-            imb_l1.i_b.eq(rec.bid_qty),
-            imb_l1.i_a.eq(rec.ask_qty),
-            imb_depth.i_valid.eq(s2["valid"]),
-            imb_depth.i_b.eq(rec.depth_bid),
-            imb_depth.i_a.eq(rec.depth_ask),
+            imb_l1.i_valid.eq(depth_bid.o_valid),
+            imb_l1.i_b.eq(l1_b),
+            imb_l1.i_a.eq(l1_a),
+            imb_depth.i_valid.eq(depth_bid.o_valid),
+            imb_depth.i_b.eq(depth_bid.o_sum),
+            imb_depth.i_a.eq(depth_ask.o_sum),
         ]
-        # The stages after S2 never stall, so the record's delay line is a ring buffer
-        # in memory (written every clock, read ``delay`` clocks later) rather than
-        # ``delay`` registers of 1024 bits: RAM instead of about 18k flip-flops.
-        delay = imb_l1.latency
-        ring_depth = 1 << (delay + 1).bit_length()
-        m.submodules.delay_ring = ring = Memory(shape=REC_LAYOUT.size, depth=ring_depth, init=[])
-        ring_w = ring.write_port()
-        ring_r = ring.read_port()
-        ptr = Signal(range(ring_depth))
-        m.d.sync += ptr.eq(ptr + 1)
-        # synchronous read: the address given one clock early, ``delay - 1`` behind the
-        # writes, yields at clock t + delay what was written at clock t
-        m.d.comb += [
-            ring_w.en.eq(1),
-            ring_w.addr.eq(ptr),
-            ring_w.data.eq(rec),
-            ring_r.addr.eq((ptr - (delay - 1))[: len(ptr)]),
-        ]
+        # The stages after S2 never stall, so the record waits in RAM ring buffers (written
+        # every clock, read a fixed number of clocks later) rather than in a 1024-bit
+        # shift register per stage: RAM instead of about 20k flip-flops.
+        ring = _Rings(m)
         delayed = Signal(REC_LAYOUT)
-        m.d.comb += delayed.eq(ring_r.data)
+        m.d.comb += delayed.eq(ring.delay("rec", rec.as_value(), lag + imb_l1.latency))
+        totals = Cat(depth_bid.o_sum, depth_ask.o_sum, depth_bid.o_count, depth_ask.o_count)
+        totals_out = ring.delay("totals", totals, imb_l1.latency)
+        w, c = self.depth_bits, len(depth_bid.o_count)
         out = Signal(REC_LAYOUT)
         m.d.comb += [
             out.eq(delayed),
+            out.depth_bid.eq(totals_out[:w]),
+            out.depth_ask.eq(totals_out[w : 2 * w]),
+            out.levels_bid.eq(totals_out[2 * w : 2 * w + c]),
+            out.levels_ask.eq(totals_out[2 * w + c :]),
             out.imb_l1.eq(imb_l1.o_imb),
             out.imb_depth.eq(imb_depth.o_imb),
             out.engine_t_out.eq(self.cycles),

@@ -32,6 +32,21 @@ OUTPUTS = (
     "dropped",
 )
 
+#: outputs that are ports; levels and depth are derived from the per-level outputs
+PORTS = {name for name in OUTPUTS if not name.startswith(("levels_", "depth_"))}
+
+
+def side_totals(K: int, live: int, qtys: int) -> tuple[int, int]:
+    """Levels and depth of a side from the book's live bits and sizes, checking that the
+    live levels are a prefix (the row stays compact) and empty levels read size 0."""
+    count = bin(live).count("1")
+    assert live == (1 << count) - 1, f"live bits {live:b} are not a prefix"
+    sizes = [(qtys >> (32 * j)) & 0xFFFFFFFF for j in range(K)]
+    assert all(q == 0 for q in sizes[count:]), "an empty level has a size"
+    assert all(q > 0 for q in sizes[:count]), "a live level has size 0"
+    return count, sum(sizes)
+
+
 # (op, instrument, side, price, qty)
 Msg = tuple[int, int, int, int, int]
 
@@ -46,7 +61,7 @@ def run_book(K: int, N: int, msgs: list[Msg], idle: list[int] | None = None) -> 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     out: list[dict] = []
-    ports = [(name, getattr(dut, f"o_{name}")) for name in OUTPUTS]
+    ports = [(name, getattr(dut, f"o_{name}")) for name in OUTPUTS if name in PORTS]
 
     async def bench(ctx) -> None:
         for i, (op, inst, side, price, qty) in enumerate(msgs):
@@ -64,7 +79,15 @@ def run_book(K: int, N: int, msgs: list[Msg], idle: list[int] | None = None) -> 
             await ctx.tick()
             assert ctx.get(dut.o_valid) == 1
             assert ctx.get(dut.o_tag) == i & 0xFFFF
-            out.append({name: ctx.get(port) for name, port in ports})
+            row = {name: ctx.get(port) for name, port in ports}
+            for side in ("bid", "ask"):
+                row[f"levels_{side}"], row[f"depth_{side}"] = side_totals(
+                    K,
+                    ctx.get(getattr(dut, f"o_live_{side}")),
+                    ctx.get(getattr(dut, f"o_qty_{side}")),
+                )
+                assert ctx.get(getattr(dut, f"o_{side}_any")) == (row[f"levels_{side}"] > 0)
+            out.append(row)
 
     sim.add_testbench(bench)
     sim.run()
@@ -305,7 +328,7 @@ def test_against_mirror(K: int, N: int, seed: int, n: int, band: int, idle: bool
 def test_converts_to_verilog() -> None:
     text = verilog.convert(Book(16, 2), name="book")
     assert "module book" in text and "endmodule" in text
-    assert "o_depth_bid" in text
+    assert "o_qty_bid" in text
 
 
 @pytest.mark.parametrize(("K", "N"), [(3, 1), (65, 1), (4, 0), (4, 257)])
