@@ -1,0 +1,108 @@
+"""AXI-Stream slave that gathers narrow DMA beats into whole HL2 messages."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hean_hw.layouts import MSG_LAYOUT
+
+
+class MsgWiden(wiring.Component):
+    """``beats`` AXI-Stream beats in, one HL2 message out.
+
+    Beat 0 of a message carries its lowest bytes (bytes 0..7 for 64-bit beats) and the
+    last beat its highest, matching the little-endian byte order of a message in memory,
+    so a DMA of an ``MSG_DTYPE`` array needs no reordering.
+
+    ``TLAST`` ends a DMA transfer, which may carry many messages. When it arrives on any
+    beat but the last of a message, the transfer ended mid-message: the partial message
+    is discarded, ``o_framing_errors`` counts it and the next beat starts a new message.
+
+    Timing: ``s_axis_tready`` is a function of two registers only (the beat index and
+    the output register's valid), never of ``o_stream.ready``. Beats before the last of
+    a message are always accepted; the last one waits until the output register is free.
+    The register empties the cycle after it fills when the consumer is ready, well before
+    the next message can be complete, so the input runs without bubbles: one beat per
+    clock and one message every ``beats`` clocks.
+
+    Parameters
+    ----------
+    beats : int
+        Beats per message; the data bus is ``MSG_LAYOUT.size // beats`` bits wide.
+
+    Attributes
+    ----------
+    latency : int
+        Clocks from the edge that accepts a message's last beat to the edge where the
+        message can be taken from ``o_stream`` (the output register).
+
+    Ports
+    -----
+    s_axis_tdata : In(width); s_axis_tvalid, s_axis_tlast : In(1); s_axis_tready : Out(1)
+        The AXI-Stream slave (plain ports, named for Vivado's interface inference).
+    o_stream : Out(stream.Signature(MSG_LAYOUT))
+        Whole messages, in order.
+    o_framing_errors : Out(32)
+        Messages cut short by ``TLAST`` since reset (wraps).
+    """
+
+    latency = 1
+
+    def __init__(self, beats: int = 4) -> None:
+        if beats < 1 or MSG_LAYOUT.size % (8 * beats):
+            raise ValueError(f"a {MSG_LAYOUT.size}-bit message is not {beats} whole-byte beats")
+        self.beats = beats
+        self.width = MSG_LAYOUT.size // beats
+        super().__init__(
+            {
+                "s_axis_tdata": In(self.width),
+                "s_axis_tvalid": In(1),
+                "s_axis_tready": Out(1),
+                "s_axis_tlast": In(1),
+                "o_stream": Out(stream.Signature(MSG_LAYOUT)),
+                "o_framing_errors": Out(32),
+            }
+        )
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        last = self.beats - 1
+        index = Signal(range(self.beats))
+        # beats 0 .. last-1 of the message being gathered; the last beat goes straight
+        # into the output register, so it needs no slot here
+        partial = Signal(self.width * last)
+        out_valid = Signal()
+
+        at_last = index == last
+        take = Signal()
+        m.d.comb += [
+            self.s_axis_tready.eq(~at_last | ~out_valid),
+            take.eq(self.s_axis_tvalid & self.s_axis_tready),
+            self.o_stream.valid.eq(out_valid),
+        ]
+
+        with m.If(self.o_stream.valid & self.o_stream.ready):
+            m.d.sync += out_valid.eq(0)
+
+        with m.If(take):
+            with m.If(at_last):
+                # a whole message; TLAST here is the normal end of a transfer
+                m.d.sync += [
+                    self.o_stream.payload.eq(Cat(partial, self.s_axis_tdata)),
+                    out_valid.eq(1),
+                    index.eq(0),
+                ]
+            if last:  # with one beat per message every beat is the last one
+                with m.Elif(self.s_axis_tlast):
+                    m.d.sync += [
+                        self.o_framing_errors.eq(self.o_framing_errors + 1),
+                        index.eq(0),
+                    ]
+                with m.Else():
+                    m.d.sync += [
+                        partial.word_select(index, self.width).eq(self.s_axis_tdata),
+                        index.eq(index + 1),
+                    ]
+        return m
