@@ -1,9 +1,9 @@
 """Per-instrument L2 order books in flip-flops, updated in one cycle (HL2 v1 steps 2 and 3).
 
 An instrument's book state (its two rows of K levels) is read, modified and written back
-within this one pipeline stage, so the
-core accepts one message per clock even when consecutive messages name the same
-instrument: the next message reads the registers the previous one has just written.
+within one clock, so the core accepts one message per clock even when consecutive
+messages name the same instrument: the next message sees the registers the previous one
+has just written.
 
 The update of a side is a row of K level cells, the classic sorted shift-register array.
 Cell ``j`` compares its own price with the message's price, and its next value is one of
@@ -12,18 +12,25 @@ neighbour ``j+1`` (worse levels move up on delete) or the new level, chosen from
 compare results of cells ``j-1`` and ``j`` and from whether any cell matched. No loop over
 time and no search: K comparators in parallel, then one mux level per cell.
 
+Every row of every instrument runs its own cells against the broadcast message; the
+instrument only chooses which row's write enable is on. So no N:1 multiplexer of rows
+sits in front of the comparators (on the one path that cannot be pipelined, the
+read-modify-write loop): the loop is register, compare, select, register. Reading an
+instrument's levels for the outputs happens outside the loop, before the update (best
+levels before) and one clock after it (the side after the update).
+
 Prices are stored as *keys*, the price itself for bids and its bitwise complement for
 asks, so that on both sides "better" means "greater key" and an empty level is the
-all-zero word (key 0, qty 0) on both sides. Valid SET prices are ``1..0x7FFFFFFF``, so no
-valid key is 0 on either side: an empty cell is never better than nor equal to a price,
-and the spec's empty-side convention falls out by itself, a bid of key 0 reads price 0
-and an ask of key 0 reads price ``0xFFFFFFFF``. Reset, CLEAR and the level shifted in
-behind a delete are all zeros.
+all-zero word (key 0, qty 0, not live) on both sides. Valid SET prices are
+``1..0x7FFFFFFF``, so no valid key is 0 on either side: an empty cell is never better
+than nor equal to a price, and the spec's empty-side convention falls out by itself, a
+bid of key 0 reads price 0 and an ask of key 0 reads price ``0xFFFFFFFF``. Reset, CLEAR
+and the level shifted in behind a delete are all zeros.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -38,72 +45,38 @@ SIDE_BOTH = 2
 LEVEL = data.StructLayout({"key": 32, "qty": 32, "live": 1})
 
 
-def _next_level(
-    cur: Value,
-    better_nb: Value,
-    worse_nb: Value,
-    fresh: Value,
-    better: Value,
-    better_prev: Value,
-    hit: Value,
-    q_zero: Value,
-) -> Value:
-    """The next value of one level cell of the row being SET.
-
-    Parameters
-    ----------
-    cur, better_nb, worse_nb : Value
-        The cell's level and those of its better (``j-1``) and worse (``j+1``)
-        neighbours; 64-bit ``LEVEL`` words (the zero word stands in past either end).
-    fresh : Value
-        The level ``(key, qty)`` of the message.
-    better : Value
-        This cell's level is better than the message's price.
-    better_prev : Value
-        The better neighbour's level is (1 for cell 0, which has none). Because the row
-        is sorted, ``better`` is a thermometer code and ``~better & better_prev`` marks
-        exactly one cell: the insertion index, which is also where a matching level sits.
-    hit : Value
-        Some cell holds the message's price (the OR of the one-hot match).
-    q_zero : Value
-        The message's size is 0 (delete).
-    """
-    # Cells better than p never move. At or after the insertion index:
-    #   delete (hit, q == 0): take the worse neighbour (worse levels move up);
-    #   missing and q == 0: no change;
-    #   the insertion index itself with q > 0: the new level (replace or insert);
-    #   after it, replace leaves the cell alone, insert takes the better neighbour.
-    # An insert with every cell better (i == K) therefore changes nothing: DROPPED.
-    return Mux(
-        better,
-        cur,
-        Mux(
-            q_zero,
-            Mux(hit, worse_nb, cur),
-            Mux(better_prev, fresh, Mux(hit, cur, better_nb)),
-        ),
-    )
+def _one_hot_mux(sel: list[Value], values: list[Value]) -> Value:
+    """The value whose ``sel`` bit is set (0 when none is): an AND-OR, no priority chain."""
+    out: Value | int = 0
+    for s, v in zip(sel, values, strict=True):
+        out = out | (v & s.replicate(len(v)))
+    return out
 
 
 class Book(wiring.Component):
     """Order books of ``N`` instruments, ``K`` levels per side, one message per clock.
 
-    The selected instrument's rows are read through an N:1 mux, the row of the SET side
-    is updated by K parallel level cells, and the result is written back at the clock
-    edge into that instrument's registers only (per-instrument write enables). Level
-    counts and depths are not state here: the sizes and live bits of both sides after
-    the update are outputs, summed by :class:`hean_hw.depth.SideSum` off the loop.
-    Outputs are registered: they appear the cycle after the message, with ``o_valid``
-    the delayed ``i_valid``.
+    Three clocks from ``i_valid`` to ``o_valid``:
+
+    1. the message is registered, with one select bit per instrument;
+    2. every row compares itself with the message and the selected instrument's rows are
+       written back (the single-cycle read-modify-write); the best levels *before* the
+       update are read from the selected rows;
+    3. the selected instrument's rows *after* the update are read.
 
     Parameters
     ----------
     K : int
         Levels kept per side (4..64).
     N : int
-        Instruments (1..256).
+        Instruments (1..256; the rows are flip-flops, so small N in practice).
     tag_width : int
         Width of the opaque ``i_tag``, delayed alongside the outputs as ``o_tag``.
+
+    Attributes
+    ----------
+    latency : int
+        Clocks from a message to its outputs (3).
 
     Notes
     -----
@@ -119,6 +92,8 @@ class Book(wiring.Component):
     after it (``o_qty_bid``: level ``j`` in bits ``32j..32j+31``; ``o_live_bid``: bit
     ``j``; empty levels read 0), and ``o_dropped`` for a SET that could not be kept.
     """
+
+    latency = 3
 
     def __init__(self, K: int, N: int, *, tag_width: int = 1) -> None:
         if not 4 <= K <= 64:
@@ -162,96 +137,132 @@ class Book(wiring.Component):
         K, N = self.K, self.N
         row_layout = data.ArrayLayout(LEVEL, K)
         sides = range(2)
-
-        # ---- State: per instrument n and side s ---------------------------------------------
         rows = [[Signal(row_layout, name=f"row_{n}_{s}") for s in sides] for n in range(N)]
 
-        # ---- Read the selected instrument (N:1 mux; an id >= N reads zeros, no indexing) ----
-        sel_row = [Signal(row_layout, name=f"sel_row_{s}") for s in sides]
-        with m.Switch(self.i_instrument):
-            for n in range(N):
-                with m.Case(n):
-                    for s in sides:
-                        m.d.comb += sel_row[s].eq(rows[n][s])
-
-        # ---- The SET row: K parallel compares against the message's key ---------------------
-        side = self.i_side[0]
-        key = Signal(32)  # the price in the chosen side's order: greater is better
-        m.d.comb += key.eq(Mux(side, ~self.i_price, self.i_price))
-        cur = Signal(row_layout)
-        m.d.comb += cur.eq(Mux(side, sel_row[1].as_value(), sel_row[0].as_value()))
-        better = Signal(K)  # thermometer: 1 for the cells better than the price
-        match = Signal(K)  # one-hot (or zero): the cell holding the price
-        for j in range(K):
-            m.d.comb += [better[j].eq(cur[j].key > key), match[j].eq(cur[j].key == key)]
-        hit = match.any()
-        q_zero = self.i_qty == 0
-
-        zero = LEVEL.const(None).as_value()
-        fresh = Cat(key, self.i_qty, 1)
-        new_row = Signal(row_layout)
-        for j in range(K):
-            m.d.comb += new_row[j].eq(
-                _next_level(
-                    cur[j].as_value(),
-                    cur[j - 1].as_value() if j > 0 else zero,
-                    cur[j + 1].as_value() if j < K - 1 else zero,
-                    fresh,
-                    better[j],
-                    better[j - 1] if j > 0 else 1,
-                    hit,
-                    q_zero,
-                )
-            )
-
-        # i == K: the side is full and p is worse than every level; nothing changes.
-        dropped = ~hit & ~q_zero & better[K - 1]
-
-        # ---- Which side the message changes --------------------------------------------------
+        # ---- 1: the message registered, decoded per instrument and side ---------------------
+        a_valid, a_tag = Signal(), Signal(self.tag_width)
+        a_sel = Signal(N)  # one-hot (or zero for an instrument >= N)
+        a_qty = Signal(32)
+        a_key = [Signal(32, name=f"a_key_{s}") for s in sides]  # price in each side's order
+        a_set = [Signal(name=f"a_set_{s}") for s in sides]
+        a_clear = [Signal(name=f"a_clear_{s}") for s in sides]
+        m.d.sync += [
+            a_valid.eq(self.i_valid),
+            a_tag.eq(self.i_tag),
+            a_qty.eq(self.i_qty),
+            a_key[0].eq(self.i_price),
+            a_key[1].eq(~self.i_price),
+        ]
+        for n in range(N):
+            m.d.sync += a_sel[n].eq(self.i_valid & (self.i_instrument == n))
         is_set = self.i_op == OP_SET
         is_clear = self.i_op == OP_CLEAR
-        set_side = [is_set & (side == s) for s in sides]
-        clear_side = [is_clear & ((self.i_side == s) | (self.i_side == SIDE_BOTH)) for s in sides]
-
-        # ---- Write back into the selected instrument only ------------------------------------
-        for n in range(N):
-            selected = self.i_valid & (self.i_instrument == n)
-            for s in sides:
-                with m.If(selected & clear_side[s]):
-                    m.d.sync += rows[n][s].eq(0)
-                with m.Elif(selected & set_side[s]):
-                    m.d.sync += rows[n][s].eq(new_row)
-
-        # ---- Registered outputs: the same choice, on the selected instrument's copies --------
-        row_after = []
         for s in sides:
-            row_after.append(
-                Mux(set_side[s], new_row.as_value(), Mux(clear_side[s], 0, sel_row[s].as_value()))
-            )
-        row_after = [data.View(row_layout, r) for r in row_after]
-        best_after = [r[0].as_value() for r in row_after]
-        best_bid = data.View(LEVEL, best_after[0])
-        best_ask = data.View(LEVEL, best_after[1])
+            m.d.sync += [
+                a_set[s].eq(is_set & (self.i_side[0] == s)),
+                a_clear[s].eq(is_clear & ((self.i_side == s) | (self.i_side == SIDE_BOTH))),
+            ]
+        q_zero = a_qty == 0
+
+        # ---- 2: every row updates itself; only the selected instrument's rows are written ----
+        dropped_any = []
+        for n in range(N):
+            for s in sides:
+                cur = rows[n][s]
+                key = a_key[s]
+                better = Signal(K, name=f"better_{n}_{s}")  # thermometer: cells better than p
+                match = Signal(K, name=f"match_{n}_{s}")  # one-hot or zero: the cell holding p
+                for j in range(K):
+                    m.d.comb += [better[j].eq(cur[j].key > key), match[j].eq(cur[j].key == key)]
+                hit = Signal(name=f"hit_{n}_{s}")
+                m.d.comb += hit.eq(match.any())
+                # i == K: the side is full and p is worse than every level; nothing changes.
+                dropped = Signal(name=f"dropped_{n}_{s}")
+                m.d.comb += dropped.eq(a_set[s] & a_sel[n] & ~hit & ~q_zero & better[K - 1])
+                dropped_any.append(dropped)
+                fresh = Cat(key, a_qty, 1)
+                with m.If(a_sel[n] & a_clear[s]):
+                    m.d.sync += cur.eq(0)
+                with m.Elif(a_sel[n] & a_set[s]):
+                    for j in range(K):
+                        self._cell(m, cur, j, fresh, better, hit, q_zero)
+
+        # best levels before: the selected rows as they are in this clock, read off the loop
+        b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
+        b_dropped, b_valid, b_tag = Signal(), Signal(), Signal(self.tag_width)
+        b_sel = Signal(N)
         m.d.sync += [
-            self.o_valid.eq(self.i_valid),
-            self.o_tag.eq(self.i_tag),
-            self.o_bid_px_before.eq(sel_row[0][0].key),
-            self.o_bid_qty_before.eq(sel_row[0][0].qty),
-            self.o_ask_px_before.eq(~sel_row[1][0].key),
-            self.o_ask_qty_before.eq(sel_row[1][0].qty),
-            self.o_bid_px.eq(best_bid.key),
-            self.o_bid_qty.eq(best_bid.qty),
-            self.o_ask_px.eq(~best_ask.key),
-            self.o_ask_qty.eq(best_ask.qty),
-            self.o_bid_any.eq(best_bid.live),
-            self.o_ask_any.eq(best_ask.live),
-            self.o_qty_bid.eq(Cat(*(row_after[0][j].qty for j in range(K)))),
-            self.o_qty_ask.eq(Cat(*(row_after[1][j].qty for j in range(K)))),
-            self.o_live_bid.eq(Cat(*(row_after[0][j].live for j in range(K)))),
-            self.o_live_ask.eq(Cat(*(row_after[1][j].live for j in range(K)))),
-            self.o_dropped.eq(is_set & dropped),
+            b_dropped.eq(Cat(*dropped_any).any()),
+            b_valid.eq(a_valid),
+            b_tag.eq(a_tag),
+            b_sel.eq(a_sel),
+        ]
+        for s in sides:
+            bests = [rows[n][s][0].as_value() for n in range(N)]
+            m.d.sync += b_before[s].eq(_one_hot_mux(list(a_sel), bests))
+
+        # ---- 3: the selected instrument's rows after the update -------------------------------
+        after = [
+            data.View(
+                row_layout, _one_hot_mux(list(b_sel), [rows[n][s].as_value() for n in range(N)])
+            )
+            for s in sides
+        ]
+        m.d.sync += [
+            self.o_valid.eq(b_valid),
+            self.o_tag.eq(b_tag),
+            self.o_dropped.eq(b_dropped),
+            self.o_bid_px_before.eq(b_before[0].key),
+            self.o_bid_qty_before.eq(b_before[0].qty),
+            self.o_ask_px_before.eq(~b_before[1].key),
+            self.o_ask_qty_before.eq(b_before[1].qty),
+            self.o_bid_px.eq(after[0][0].key),
+            self.o_bid_qty.eq(after[0][0].qty),
+            self.o_ask_px.eq(~after[1][0].key),
+            self.o_ask_qty.eq(after[1][0].qty),
+            self.o_bid_any.eq(after[0][0].live),
+            self.o_ask_any.eq(after[1][0].live),
+            self.o_qty_bid.eq(Cat(*(after[0][j].qty for j in range(K)))),
+            self.o_qty_ask.eq(Cat(*(after[1][j].qty for j in range(K)))),
+            self.o_live_bid.eq(Cat(*(after[0][j].live for j in range(K)))),
+            self.o_live_ask.eq(Cat(*(after[1][j].live for j in range(K)))),
         ]
         return m
+
+    def _cell(
+        self,
+        m: Module,
+        row: data.View,
+        j: int,
+        fresh: Value,
+        better: Signal,
+        hit: Signal,
+        q_zero: Value,
+    ) -> None:
+        """The write of level cell ``j`` of a row being SET (inside its write enable).
+
+        Cells better than p never move. At or after the insertion index: a delete (hit,
+        q == 0) takes the worse neighbour (worse levels move up); a missing level with
+        q == 0 changes nothing; the insertion index itself with q > 0 takes the new level
+        (replace or insert); after it, a replace leaves the cell alone and an insert takes
+        the better neighbour. An insert with every cell better (i == K) changes nothing:
+        DROPPED. A cell that keeps its value is not written at all, so each cell is a
+        three-way choice behind a clock enable. ``better`` is a thermometer code, so
+        ``~better[j] & better[j-1]`` marks exactly one cell: the insertion index, which is
+        also where a matching level sits.
+        """
+        K = self.K
+        zero = LEVEL.const(None).as_value()
+        at_or_after = ~better[j]
+        at_index = at_or_after & (better[j - 1] if j > 0 else 1)
+        worse_nb = row[j + 1].as_value() if j < K - 1 else zero
+        better_nb = row[j - 1].as_value() if j > 0 else zero
+        with m.If(at_or_after & q_zero & hit):
+            m.d.sync += row[j].eq(worse_nb)
+        with m.Elif(at_index & ~q_zero):
+            m.d.sync += row[j].eq(fresh)
+        with m.Elif(at_or_after & ~q_zero & ~hit):
+            m.d.sync += row[j].eq(better_nb)
 
 
 __all__ = ["LEVEL", "OP_CLEAR", "OP_NONE", "OP_SET", "SIDE_BOTH", "Book"]

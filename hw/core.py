@@ -43,6 +43,15 @@ EMPTY_ASK = 0xFFFFFFFF
 COUNTERS = ("msgs_in", "recs_out", "bad", "gaps", "dropped")
 
 
+def _delayed(m: Module, value: Value, clocks: int, name: str) -> Value:
+    """``value`` through ``clocks`` registers."""
+    for k in range(clocks):
+        reg = Signal(len(value), name=f"{name}_d{k}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
 class _Rings:
     """Fixed delays in RAM for a pipeline that never stalls: one ring buffer per value."""
 
@@ -107,7 +116,13 @@ class FeatureCore(wiring.Component):
         self.fifo_depth = fifo_depth
         self.depth_bits = 32 + (params.K - 1).bit_length()
         self.steps_per_stage = steps_per_stage
-        self.latency = 4 + SideSum(params.K).latency - 1 + Imbalance.latency_for(steps_per_stage)
+        self.latency = (
+            3
+            + Book.latency
+            + SideSum.latency_for(params.K)
+            - 1
+            + Imbalance.latency_for(steps_per_stage)
+        )
         # every message in flight has a reserved FIFO slot; fewer slots than the pipeline
         # holds would throttle the input below one message per clock
         if fifo_depth < self.latency + 4:
@@ -169,7 +184,7 @@ class FeatureCore(wiring.Component):
             sv_trade.eq(check.o_trade),
         ]
 
-        # ---- S1: book, sequence, flow ------------------------------------------------
+        # ---- S1: book (its own three clocks), sequence and flow (one clock, fed later) ----
         m.submodules.book = book = Book(p.K, p.N)
         m.submodules.sequence = seq = Sequence(p.N)
         m.submodules.flow = flow = Flow(p.N, p.flow_shift)
@@ -180,26 +195,41 @@ class FeatureCore(wiring.Component):
             book.i_side.eq(sv_msg.side),
             book.i_price.eq(sv_msg.price),
             book.i_qty.eq(sv_msg.qty),
-            seq.i_valid.eq(sv_valid),
-            seq.i_good.eq(sv_good),
-            seq.i_instrument.eq(sv_msg.instrument),
-            seq.i_seq.eq(sv_msg.seq),
-            seq.i_clear_both.eq((sv_op == OP_CLEAR) & (sv_msg.side == SIDE_BOTH)),
-            flow.i_valid.eq(sv_valid),
-            flow.i_good.eq(sv_good),
-            flow.i_trade.eq(sv_trade),
-            flow.i_side.eq(sv_msg.side[0]),
-            flow.i_instrument.eq(sv_msg.instrument),
-            flow.i_qty.eq(sv_msg.qty),
+        ]
+        # sequence and flow take one clock; fed ``book.latency - 1`` clocks later, their
+        # results line up with the book's
+        f_valid, f_good, f_trade, f_op = (
+            _delayed(m, v, Book.latency - 1, n)
+            for v, n in (
+                (sv_valid, "f_valid"),
+                (sv_good, "f_good"),
+                (sv_trade, "f_trade"),
+                (sv_op, "f_op"),
+            )
+        )
+        f_msg = Signal(MSG_LAYOUT)
+        m.d.comb += f_msg.eq(_delayed(m, sv_msg.as_value(), Book.latency - 1, "f_msg"))
+        m.d.comb += [
+            seq.i_valid.eq(f_valid),
+            seq.i_good.eq(f_good),
+            seq.i_instrument.eq(f_msg.instrument),
+            seq.i_seq.eq(f_msg.seq),
+            seq.i_clear_both.eq((f_op == OP_CLEAR) & (f_msg.side == SIDE_BOTH)),
+            flow.i_valid.eq(f_valid),
+            flow.i_good.eq(f_good),
+            flow.i_trade.eq(f_trade),
+            flow.i_side.eq(f_msg.side[0]),
+            flow.i_instrument.eq(f_msg.instrument),
+            flow.i_qty.eq(f_msg.qty),
         ]
         s1_msg = Signal(MSG_LAYOUT)
         s1_t_in = Signal(64)
         s1_good, s1_known = Signal(), Signal()
         m.d.sync += [
-            s1_msg.eq(sv_msg),
-            s1_t_in.eq(sv_t_in),
-            s1_good.eq(sv_good),
-            s1_known.eq(sv_known),
+            s1_msg.eq(f_msg),
+            s1_t_in.eq(_delayed(m, sv_t_in, Book.latency - 1, "f_t_in")),
+            s1_good.eq(f_good),
+            s1_known.eq(_delayed(m, sv_known, Book.latency - 1, "f_known")),
         ]
 
         # ---- S2: OFI and icebergs; the record without its imbalances -----------------

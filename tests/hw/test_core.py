@@ -87,6 +87,6 @@ def test_core_exports_to_verilog_at_the_default_parameters() -> None:
     from amaranth.back import verilog
 
     core = FeatureCore(Params())
-    assert core.latency == 26  # 4 + (log2(32) - 1) + 18
+    assert core.latency == 28  # S0, SV, book 3, S2, depth sum 5 - 1, divider 18
     text = verilog.convert(core, name="hean_core")
     assert "module hean_core" in text
