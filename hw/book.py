@@ -30,7 +30,7 @@ and the level shifted in behind a delete are all zeros.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -49,7 +49,7 @@ def _one_hot_mux(sel: list[Value], values: list[Value]) -> Value:
     """The value whose ``sel`` bit is set (0 when none is): an AND-OR, no priority chain."""
     out: Value | int = 0
     for s, v in zip(sel, values, strict=True):
-        out = out | (v & s.replicate(len(v)))
+        out = out | Mux(s, v, 0)
     return out
 
 
