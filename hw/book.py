@@ -139,37 +139,41 @@ class Book(wiring.Component):
         sides = range(2)
         rows = [[Signal(row_layout, name=f"row_{n}_{s}") for s in sides] for n in range(N)]
 
-        # ---- 1: the message registered, decoded per instrument and side ---------------------
+        # ---- 1: the message registered, decoded per row ---------------------------------------
+        # Each row (instrument n, side s) gets its own registered copy of the message: its
+        # write strobes, and the key and size, zeroed unless the message is for instrument
+        # n. The copies differ, so synthesis keeps them apart, and each drives one row's K
+        # cells instead of every row's: the broadcast's fan-out is the routing delay that
+        # dominates the update loop.
         a_valid, a_tag = Signal(), Signal(self.tag_width)
         a_sel = Signal(N)  # one-hot (or zero for an instrument >= N)
-        a_qty = Signal(32)
-        a_key = [Signal(32, name=f"a_key_{s}") for s in sides]  # price in each side's order
-        a_set = [Signal(name=f"a_set_{s}") for s in sides]
-        a_clear = [Signal(name=f"a_clear_{s}") for s in sides]
-        m.d.sync += [
-            a_valid.eq(self.i_valid),
-            a_tag.eq(self.i_tag),
-            a_qty.eq(self.i_qty),
-            a_key[0].eq(self.i_price),
-            a_key[1].eq(~self.i_price),
-        ]
-        for n in range(N):
-            m.d.sync += a_sel[n].eq(self.i_valid & (self.i_instrument == n))
+        m.d.sync += [a_valid.eq(self.i_valid), a_tag.eq(self.i_tag)]
         is_set = self.i_op == OP_SET
         is_clear = self.i_op == OP_CLEAR
-        for s in sides:
-            m.d.sync += [
-                a_set[s].eq(is_set & (self.i_side[0] == s)),
-                a_clear[s].eq(is_clear & ((self.i_side == s) | (self.i_side == SIDE_BOTH))),
-            ]
-        q_zero = a_qty == 0
+        a_set = [[Signal(name=f"a_set_{n}_{s}") for s in sides] for n in range(N)]
+        a_clear = [[Signal(name=f"a_clear_{n}_{s}") for s in sides] for n in range(N)]
+        a_key = [[Signal(32, name=f"a_key_{n}_{s}") for s in sides] for n in range(N)]
+        a_qty = [[Signal(32, name=f"a_qty_{n}_{s}") for s in sides] for n in range(N)]
+        for n in range(N):
+            mine = self.i_valid & (self.i_instrument == n)
+            m.d.sync += a_sel[n].eq(mine)
+            for s in sides:
+                price = self.i_price if s == 0 else ~self.i_price  # the key of each side
+                clears = (self.i_side == s) | (self.i_side == SIDE_BOTH)
+                m.d.sync += [
+                    a_set[n][s].eq(mine & is_set & (self.i_side[0] == s)),
+                    a_clear[n][s].eq(mine & is_clear & clears),
+                    a_key[n][s].eq(Mux(mine, price, 0)),
+                    a_qty[n][s].eq(Mux(mine, self.i_qty, 0)),
+                ]
 
         # ---- 2: every row updates itself; only the selected instrument's rows are written ----
         dropped_any = []
         for n in range(N):
             for s in sides:
                 cur = rows[n][s]
-                key = a_key[s]
+                key, qty = a_key[n][s], a_qty[n][s]
+                q_zero = qty == 0
                 better = Signal(K, name=f"better_{n}_{s}")  # thermometer: cells better than p
                 match = Signal(K, name=f"match_{n}_{s}")  # one-hot or zero: the cell holding p
                 for j in range(K):
@@ -178,12 +182,12 @@ class Book(wiring.Component):
                 m.d.comb += hit.eq(match.any())
                 # i == K: the side is full and p is worse than every level; nothing changes.
                 dropped = Signal(name=f"dropped_{n}_{s}")
-                m.d.comb += dropped.eq(a_set[s] & a_sel[n] & ~hit & ~q_zero & better[K - 1])
+                m.d.comb += dropped.eq(a_set[n][s] & ~hit & ~q_zero & better[K - 1])
                 dropped_any.append(dropped)
-                fresh = Cat(key, a_qty, 1)
-                with m.If(a_sel[n] & a_clear[s]):
+                fresh = Cat(key, qty, 1)
+                with m.If(a_clear[n][s]):
                     m.d.sync += cur.eq(0)
-                with m.Elif(a_sel[n] & a_set[s]):
+                with m.Elif(a_set[n][s]):
                     for j in range(K):
                         self._cell(m, cur, j, fresh, better, hit, q_zero)
 
