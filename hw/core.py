@@ -117,10 +117,9 @@ class FeatureCore(wiring.Component):
         self.depth_bits = 32 + (params.K - 1).bit_length()
         self.steps_per_stage = steps_per_stage
         self.latency = (
-            3
+            2
             + Book.latency
-            + SideSum.latency_for(params.K)
-            - 1
+            + max(Ofi.latency, SideSum.latency_for(params.K))
             + Imbalance.latency_for(steps_per_stage)
         )
         # every message in flight has a reserved FIFO slot; fewer slots than the pipeline
@@ -299,6 +298,21 @@ class FeatureCore(wiring.Component):
             s2["sell"].eq(flow.o_sell),
         ]
 
+        # OFI takes one clock more than the iceberg unit: line everything else up with it
+        lag_ofi = Ofi.latency - 1
+        s2 = {
+            k: _delayed(m, v.as_value() if k == "msg" else v, lag_ofi, f"s2_{k}")
+            for k, v in s2.items()
+        }
+        msg_view = Signal(MSG_LAYOUT)
+        m.d.comb += msg_view.eq(s2["msg"])
+        s2["msg"] = msg_view
+        ice_out = {
+            name: _delayed(m, getattr(ice, name), lag_ofi, f"ice_{name}")
+            for name in ice.signature.members
+            if name.startswith("o_")
+        }
+
         rec = Signal(REC_LAYOUT)
         known = s2["known"]
         msg = s2["msg"]
@@ -315,8 +329,8 @@ class FeatureCore(wiring.Component):
             state(crossed),
             state(bid_empty),
             state(ask_empty),
-            state(ice.o_iceberg_bid),
-            state(ice.o_iceberg_ask),
+            state(ice_out["o_iceberg_bid"]),
+            state(ice_out["o_iceberg_ask"]),
             ~s2["good"],
             msg.flags[0],
             msg.flags[1],
@@ -331,16 +345,16 @@ class FeatureCore(wiring.Component):
             rec.bid_qty.eq(state(s2["bid_qty"])),
             rec.ask_px.eq(state(s2["ask_px"])),
             rec.ask_qty.eq(state(s2["ask_qty"])),
-            rec.ice_refills_bid.eq(state(ice.o_refills_bid)),
-            rec.ice_refills_ask.eq(state(ice.o_refills_ask)),
+            rec.ice_refills_bid.eq(state(ice_out["o_refills_bid"])),
+            rec.ice_refills_ask.eq(state(ice_out["o_refills_ask"])),
             rec.ofi.eq(state(ofi.o_ofi)),
             rec.ofi_event.eq(state(ofi.o_event)),
             rec.buy_flow.eq(state(s2["buy"])),
             rec.sell_flow.eq(state(s2["sell"])),
-            rec.ice_absorbed_bid.eq(state(ice.o_absorbed_bid)),
-            rec.ice_absorbed_ask.eq(state(ice.o_absorbed_ask)),
-            rec.ice_px_bid.eq(state(ice.o_px_bid)),
-            rec.ice_px_ask.eq(state(ice.o_px_ask)),
+            rec.ice_absorbed_bid.eq(state(ice_out["o_absorbed_bid"])),
+            rec.ice_absorbed_ask.eq(state(ice_out["o_absorbed_ask"])),
+            rec.ice_px_bid.eq(state(ice_out["o_px_bid"])),
+            rec.ice_px_ask.eq(state(ice_out["o_px_ask"])),
             rec.recv_ts_ns.eq(msg.recv_ts_ns),
             rec.engine_t_in.eq(s2["t_in"]),
         ]
@@ -358,8 +372,9 @@ class FeatureCore(wiring.Component):
             ]
             sums.append(tree)
         depth_bid, depth_ask = sums
-        # the sums arrive ``lag`` clocks after the rest of the record
-        lag = depth_bid.latency - 1
+        # the sums arrive ``lag`` clocks after the rest of the record (K >= 4: lag >= 0)
+        lag = depth_bid.latency - Ofi.latency
+        assert lag >= 0, "the depth sums must not be faster than the OFI unit"
         l1_b, l1_a = rec.bid_qty, rec.ask_qty
         for k in range(lag):
             b, a = Signal(32, name=f"l1_b_d{k}"), Signal(32, name=f"l1_a_d{k}")
