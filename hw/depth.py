@@ -50,7 +50,7 @@ class SideSum(wiring.Component):
         if not 2 <= K <= 64:
             raise ValueError(f"K must be in 2..64, got {K}")
         self.K, self.width = K, width
-        self.latency = (K - 1).bit_length()
+        self.latency = self.latency_for(K)
         super().__init__(
             {
                 "en": In(1, init=1),
@@ -62,6 +62,11 @@ class SideSum(wiring.Component):
                 "o_count": Out(range(K + 1)),
             }
         )
+
+    @staticmethod
+    def latency_for(K: int) -> int:
+        """Latency in clocks of the sum of K levels: one adder level per clock."""
+        return (K - 1).bit_length()
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
