@@ -4,6 +4,7 @@
 #   make bench   throughput benchmarks of the mirror (prints messages per second)
 #   make sim     the Verilog core under Verilator + cocotb, every record against the mirror;
 #                make sim HL2=in.hl2 [HLF=out.hlf] [K=..] [N=..] runs one file back to back
+#   make bitstream  ECP5 bitstreams + Zynq-7020 utilization into bitstreams/ (K=.. N=.. for one)
 #   make lint    ruff check + format check
 
 PYTHON ?= python3.11
@@ -15,7 +16,7 @@ DEMO   := out/demo
 .PHONY: demo test bench lint format clean help lock
 
 help:
-	@sed -n '1,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -48,6 +49,17 @@ sim: $(STAMP)
 	@VROOT=$$($(BIN)/python -c 'import os, verilator; print(os.path.dirname(verilator.__file__))'); \
 	PATH="$$VROOT/bin:$$PATH" VERILATOR_ROOT="$$VROOT" $(BIN)/python sim/run.py \
 	  $(if $(HL2),--hl2 $(HL2)) $(if $(HLF),--hlf $(HLF)) $(if $(K),-K $(K)) $(if $(N),-N $(N))
+
+# FPGA builds (docs/hardware.md): the default set (K=32 N=4, K=16 N=1, K=64 N=1, both
+# targets), or one configuration with K=.. and/or N=..; bitstreams/manifest.json records each.
+.PHONY: bitstream
+bitstream: $(STAMP)
+ifeq ($(K)$(N),)
+	$(BIN)/python -m hean_hw.build all
+else
+	$(BIN)/python -m hean_hw.build ecp5 $(if $(K),--K $(K)) $(if $(N),--N $(N))
+	$(BIN)/python -m hean_hw.build xc7 $(if $(K),--K $(K)) $(if $(N),--N $(N))
+endif
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
