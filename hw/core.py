@@ -114,7 +114,7 @@ class FeatureCore(wiring.Component):
     def __init__(self, params: Params, *, fifo_depth: int = 64, steps_per_stage: int = 1) -> None:
         self.params = params
         self.fifo_depth = fifo_depth
-        self.depth_bits = 32 + (params.K - 1).bit_length()
+        self.depth_bits = 32 + SideSum.latency_for(params.K)  # the tree's sum width
         self.steps_per_stage = steps_per_stage
         self.latency = (
             2

@@ -35,18 +35,17 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
-from scoreboard import CONTRACT_MASK, STAMP_MASK, T_IN_SHIFT, T_OUT_SHIFT, describe_mismatch
+from scoreboard import (
+    CONTRACT_MASK,
+    COUNTERS,
+    STAMP_MASK,
+    T_IN_SHIFT,
+    T_OUT_SHIFT,
+    describe_mismatch,
+)
 
 from hean.wire import REC_DTYPE
 from hean_hw.layouts import to_bits
-
-COUNTERS = {
-    "msgs_in": "messages",
-    "recs_out": "records",
-    "bad": "bad",
-    "gaps": "gaps",
-    "dropped": "dropped",
-}
 
 
 def _jobs() -> list[str]:

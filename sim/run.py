@@ -50,15 +50,6 @@ VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast"]
 #: bench): only the top level's ports are, so Verilator optimises the rest; this halves the
 #: build time and more than doubles the simulation speed at K=32.
 PUBLIC = ["--public-depth", "1"]
-#: The core's counter ports and the mirror's names for them.
-COUNTERS = {
-    "msgs_in": "messages",
-    "recs_out": "records",
-    "bad": "bad",
-    "gaps": "gaps",
-    "dropped": "dropped",
-}
-
 if str(SIM) not in sys.path:  # the bench imports scoreboard.py from here
     sys.path.insert(0, str(SIM))
 
@@ -352,7 +343,7 @@ def run_random(args: argparse.Namespace, work: Path) -> None:
 
 
 def run_file(args: argparse.Namespace, work: Path) -> None:
-    from scoreboard import describe_mismatch, first_mismatch
+    from scoreboard import COUNTERS, describe_mismatch, first_mismatch
 
     from hean.engine import Mirror
     from hean.wire import FileKind, WireError, open_file, write_file

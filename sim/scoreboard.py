@@ -22,6 +22,15 @@ CONTRACT_FIELDS = tuple(n for n in REC_DTYPE.names if REC_DTYPE.fields[n][1] < C
 
 assert T_IN_SHIFT == 8 * CONTRACT_BYTES
 
+#: The core's counter ports and the mirror's names for them.
+COUNTERS = {
+    "msgs_in": "messages",
+    "recs_out": "records",
+    "bad": "bad",
+    "gaps": "gaps",
+    "dropped": "dropped",
+}
+
 
 def stamps(beat: int) -> tuple[int, int]:
     """``(engine_t_in, engine_t_out)`` of a record beat."""
