@@ -305,5 +305,8 @@ def summary(path: Path) -> None:
         out.print("no sidecar: instruments by id, prices in raw ticks")
 
 
+# The gateway's commands (convert, record, replay, registry) live in their own module.
+from hean import cli_feeds  # noqa: E402, F401
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

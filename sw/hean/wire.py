@@ -342,6 +342,12 @@ class Writer:
         self._fh.write(np.ascontiguousarray(items).data)
         self.count += len(items)
 
+    def flush(self, sync: bool = False) -> None:
+        """Push buffered items to the OS (and to the disk with ``sync``)."""
+        self._fh.flush()
+        if sync:
+            os.fsync(self._fh.fileno())
+
     def close(self) -> None:
         self._fh.close()
 

@@ -252,3 +252,14 @@ def read_sidecar(hl2_path: str | os.PathLike[str]) -> Sidecar | None:
         return _parse(doc)
     except SidecarError as exc:
         raise SidecarError(f"{path}: {exc}") from None
+
+
+def parse_document(doc: object) -> Sidecar:
+    """Validate a decoded sidecar document (the same JSON shape, from any file).
+
+    Raises
+    ------
+    SidecarError
+        If a key is missing or a value is bad; the message names the entry.
+    """
+    return _parse(doc)

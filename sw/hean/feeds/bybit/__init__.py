@@ -1,0 +1,1 @@
+"""The Bybit V5 gateway: instrument registry, normalizer to HL2, live source, conversion."""
