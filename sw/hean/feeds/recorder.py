@@ -2,8 +2,10 @@
 
 Each part of a recording is three files with one stem, ``<stem>-<NNNN>``:
 
-- ``.jsonl``: one line per raw message as received, ``{"recv_ts_ns": N, "raw": {...}}``;
-  ``hean convert bybit`` turns such a file back into exactly the HL2 stream below;
+- ``.jsonl``: one line per raw message as received, ``{"recv_ts_ns": N, "raw": {...}}``,
+  and a line ``{"recv_ts_ns": N, "event": "disconnect"}`` where the connection was lost
+  (every instrument is stale from there until its next snapshot); ``hean convert
+  bybit`` turns such a file back into exactly the HL2 stream below;
 - ``.hl2``: the HL2 messages the gateway emitted for those raw messages;
 - ``.hl2.json``: the instrument sidecar.
 
@@ -29,18 +31,25 @@ from typing import IO
 import numpy as np
 
 from hean.feeds.sidecar import Sidecar, write_sidecar
-from hean.wire import FileKind, Params, Writer
+from hean.wire import MSG_DTYPE, FileKind, Params, Writer
 
 #: Default part size: raw bytes before the recorder starts a new part.
 ROTATE_BYTES = 256 << 20
 #: Default part length in seconds.
 ROTATE_S = 3600.0
 FLUSH_S = 1.0
+#: The event recorded when the live connection is lost.
+DISCONNECT = "disconnect"
 
 
 def raw_line(msg: dict, recv_ts_ns: int) -> str:
     """One recorded line (without its newline): the raw message and its receive time."""
     return json.dumps({"recv_ts_ns": recv_ts_ns, "raw": msg}, separators=(",", ":"))
+
+
+def event_line(event: str, recv_ts_ns: int) -> str:
+    """A recorded gateway event (``"disconnect"``), so a conversion can replay it too."""
+    return json.dumps({"recv_ts_ns": recv_ts_ns, "event": event}, separators=(",", ":"))
 
 
 class Recorder:
@@ -113,6 +122,10 @@ class Recorder:
         self._hl2.flush(sync=True)
         self._hl2.close()
 
+    def write_event(self, event: str, recv_ts_ns: int) -> None:
+        """Record a gateway event line (it produces no HL2)."""
+        self._append(event_line(event, recv_ts_ns) + "\n", np.zeros(0, dtype=MSG_DTYPE), 0)
+
     def write(self, msg: dict, recv_ts_ns: int, hl2: np.ndarray) -> None:
         """Record one raw message and the HL2 messages it produced (may be empty).
 
@@ -123,7 +136,9 @@ class Recorder:
         RuntimeError
             After :meth:`close`.
         """
-        line = raw_line(msg, recv_ts_ns) + "\n"
+        self._append(raw_line(msg, recv_ts_ns) + "\n", hl2, 1)
+
+    def _append(self, line: str, hl2: np.ndarray, raw: int) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the recorder is closed")
@@ -134,7 +149,7 @@ class Recorder:
             assert self._raw is not None and self._hl2 is not None
             self._raw.write(line)
             self._part_bytes += len(line)
-            self.raw_count += 1
+            self.raw_count += raw
             if len(hl2):
                 self._hl2.write(hl2)
                 self.hl2_count += len(hl2)

@@ -2,7 +2,9 @@
 
 A line is one JSON object: a raw Bybit V5 message, as in Bybit's historical order-book
 downloads (``recv_ts_ns`` is then 0), or a line written by the recorder,
-``{"recv_ts_ns": N, "raw": {...}}``, whose receive time is kept. Blank lines are
+``{"recv_ts_ns": N, "raw": {...}}``, whose receive time is kept (a recorded
+``{"event": "disconnect"}`` line marks every instrument stale, as the live gateway
+did at that point). Blank lines are
 skipped; a line that is not JSON, or a message the gateway rejects, is counted with its
 line number and converts to nothing.
 """
@@ -18,6 +20,7 @@ import numpy as np
 
 from hean.feeds.bybit.normalize import Normalizer, NormalizerCounters
 from hean.feeds.bybit.registry import Registry
+from hean.feeds.recorder import DISCONNECT
 from hean.feeds.sidecar import write_sidecar
 from hean.wire import FileKind, Params, Writer
 
@@ -37,24 +40,32 @@ class ConvertReport:
         return {"lines": self.lines, **self.counters.as_dict()}
 
 
-def parse_line(text: str) -> tuple[object, int]:
-    """The message of one line and its receive time (0 when the line carries none).
+def parse_line(text: str) -> tuple[object, int, str | None]:
+    """The message of one line, its receive time (0 when none) and its gateway event.
+
+    The event is ``None`` for a message, or the name of a recorded gateway event
+    (``"disconnect"``), whose message is then ``None``.
 
     Raises
     ------
     ValueError
-        If the line is not JSON, or a recorder line with a bad ``recv_ts_ns``.
+        If the line is not JSON, or a recorder line with a bad ``recv_ts_ns`` or an
+        unknown event.
     """
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
-    if isinstance(doc, dict) and "raw" in doc and "topic" not in doc:
+    if isinstance(doc, dict) and "topic" not in doc and ("raw" in doc or "event" in doc):
         recv = doc.get("recv_ts_ns")
         if isinstance(recv, bool) or not isinstance(recv, int) or not 0 <= recv < 1 << 64:
             raise ValueError(f"recorded line with a bad recv_ts_ns {recv!r}")
-        return doc["raw"], recv
-    return doc, 0
+        if "raw" in doc:
+            return doc["raw"], recv, None
+        if doc["event"] != DISCONNECT:
+            raise ValueError(f"unknown recorded event {doc['event']!r}")
+        return None, recv, DISCONNECT
+    return doc, 0, None
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str, int]]:
@@ -111,11 +122,14 @@ def convert_file(
             report.lines += 1
             done_bytes += size
             try:
-                msg, recv = parse_line(text)
+                msg, recv, event = parse_line(text)
             except ValueError as exc:
                 norm.counters.messages += 1
                 norm.counters.rejected += 1
                 _keep(report, number, str(exc))
+                continue
+            if event is not None:  # the recording lost its connection here
+                norm.mark_all_stale()
                 continue
             before = norm.counters.rejected
             out = norm.feed(msg, recv)

@@ -9,6 +9,7 @@ connection marks every instrument stale until its next snapshot.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from hean.feeds.bybit.convert import file_params
 from hean.feeds.bybit.live import Backoff, LiveSource
 from hean.feeds.bybit.normalize import Normalizer
 from hean.feeds.bybit.registry import Registry
-from hean.feeds.recorder import ROTATE_BYTES, ROTATE_S, Recorder
+from hean.feeds.recorder import DISCONNECT, ROTATE_BYTES, ROTATE_S, Recorder
 
 
 class Gateway:
@@ -83,9 +84,9 @@ class Gateway:
             self.recorder.write(msg, recv_ts_ns, hl2)
 
     def _on_disconnect(self) -> None:
-        with self._lock:
-            for inst in self.normalizer.instruments:
-                self.normalizer.mark_stale(inst.symbol)
+        with self._lock:  # recorded, so that a conversion marks the books stale at this point too
+            self.normalizer.mark_all_stale()
+            self.recorder.write_event(DISCONNECT, time.time_ns())
 
     def run(self, stop: threading.Event, interval_s: float = 0.2) -> None:
         """Record until ``stop`` is set, then close the source and the recorder."""

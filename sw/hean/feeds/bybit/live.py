@@ -211,7 +211,7 @@ class LiveSource:
             _exit(lost)  # outside the lock: pybit's thread may be in a callback
             if self.on_disconnect is not None:
                 self.on_disconnect()
-        if self.clock() >= self._next_attempt:
+        if not self._closed and self.clock() >= self._next_attempt:
             self.connect()
 
     def run(self, stop: threading.Event, interval_s: float = 0.2) -> None:
@@ -272,7 +272,10 @@ class LiveSource:
         for req_id, sub in self.ws.subscriptions.items():
             if json.loads(sub)["args"] == [topic]:
                 msg = {"op": "unsubscribe", "req_id": req_id, "args": [topic]}
-                self.ws.ws.send(json.dumps(msg))
+                try:
+                    self.ws.ws.send(json.dumps(msg))
+                except Exception as exc:  # the socket just dropped: the reconnect resubscribes
+                    log.warning("unsubscribe of %s not sent: %s", topic, exc)
                 return
         self._forget(topic)  # not subscribed: subscribe straight away
         del self._pending[topic]

@@ -218,6 +218,11 @@ class Normalizer:
         """Ignore ``symbol``'s deltas until a snapshot (after a reconnect, say)."""
         self._state[symbol].stale = True
 
+    def mark_all_stale(self) -> None:
+        """Every instrument waits for a snapshot (the connection was lost)."""
+        for st in self._state.values():
+            st.stale = True
+
     def feed(self, msg: object, recv_ts_ns: int = 0) -> np.ndarray:
         """Convert one raw Bybit message; never raises for bad exchange input.
 

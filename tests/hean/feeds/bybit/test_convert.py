@@ -11,7 +11,7 @@ import pytest
 from hean.feeds.bybit.convert import convert_file, parse_line
 from hean.feeds.bybit.normalize import Normalizer
 from hean.feeds.bybit.registry import Registry
-from hean.feeds.recorder import raw_line
+from hean.feeds.recorder import event_line, raw_line
 from hean.feeds.sidecar import Instrument
 from hean.wire import open_file
 from tests.hean.engine.test_mirror_bybit_sample import SAMPLE
@@ -31,10 +31,11 @@ def write(path: Path, lines: list[str | bytes]) -> Path:
 
 
 def test_parse_line() -> None:
-    assert parse_line('{"topic": "x"}') == ({"topic": "x"}, 0)
-    assert parse_line(raw_line({"topic": "x"}, 123)) == ({"topic": "x"}, 123)
+    assert parse_line('{"topic": "x"}') == ({"topic": "x"}, 0, None)
+    assert parse_line(raw_line({"topic": "x"}, 123)) == ({"topic": "x"}, 123, None)
+    assert parse_line(event_line("disconnect", 9)) == (None, 9, "disconnect")
     for bad in ("{", "[1,", '{"raw": {}, "recv_ts_ns": -1}', '{"raw": {}, "recv_ts_ns": "5"}',
-                '{"raw": {}}'):  # fmt: skip
+                '{"raw": {}}', '{"event": "reboot", "recv_ts_ns": 1}'):  # fmt: skip
         with pytest.raises(ValueError):
             parse_line(bad)
 
@@ -84,6 +85,18 @@ def test_adversarial_file(tmp_path: Path) -> None:
     norm = Normalizer(REG.instruments)
     want = np.concatenate([norm.feed(m) for m in (lines[0], lines[1], trade, lines[0], lines[1])])
     assert out.tobytes() == want.tobytes()
+
+
+def test_recorded_disconnect_makes_every_book_stale(tmp_path: Path) -> None:
+    lines = sample_lines()
+    text = [raw_line(lines[0], 1), raw_line(lines[1], 2), event_line("disconnect", 3),
+            raw_line(lines[2], 4), raw_line(lines[0], 5)]  # fmt: skip
+    report = convert_file(write(tmp_path / "d.jsonl", text), tmp_path / "d.hl2", REG)
+    c = report.counters
+    assert (c.messages, c.ignored, c.snapshots, c.rejected) == (4, 1, 2, 0)
+    norm = Normalizer(REG.instruments)
+    want = np.concatenate([norm.feed(lines[0], 1), norm.feed(lines[1], 2), norm.feed(lines[0], 5)])
+    assert open_file(tmp_path / "d.hl2").items.tobytes() == want.tobytes()
 
 
 def test_progress_reaches_the_file_size(tmp_path: Path) -> None:
