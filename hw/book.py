@@ -34,6 +34,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from hean_hw.arith import pick
+
 #: ``i_op`` values.
 OP_NONE, OP_SET, OP_CLEAR = 0, 1, 2
 #: ``i_side`` value of a CLEAR that empties both sides.
@@ -45,24 +47,17 @@ SIDE_BOTH = 2
 LEVEL = data.StructLayout({"key": 32, "qty": 32, "live": 1})
 
 
-def _one_hot_mux(sel: list[Value], values: list[Value]) -> Value:
-    """The value whose ``sel`` bit is set (0 when none is): an AND-OR, no priority chain."""
-    out: Value | int = 0
-    for s, v in zip(sel, values, strict=True):
-        out = out | Mux(s, v, 0)
-    return out
-
-
 class Book(wiring.Component):
     """Order books of ``N`` instruments, ``K`` levels per side, one message per clock.
 
-    Three clocks from ``i_valid`` to ``o_valid``:
+    Four clocks from ``i_valid`` to ``o_valid``:
 
-    1. the message is registered, with one select bit per instrument;
-    2. every row compares itself with the message and the selected instrument's rows are
-       written back (the single-cycle read-modify-write); the best levels *before* the
-       update are read from the selected rows;
-    3. the selected instrument's rows *after* the update are read.
+    1. P: the message is registered per row, with one select bit per instrument;
+    2. C: every row compares its cells with the message, corrected for the update that
+       the message ahead is making in the same clock;
+    3. U: the selected instrument's rows are written from those compare results (the
+       single-cycle read-modify-write); the best levels *before* the update are read;
+    4. R: the selected instrument's rows *after* the update are read.
 
     Parameters
     ----------
@@ -76,7 +71,7 @@ class Book(wiring.Component):
     Attributes
     ----------
     latency : int
-        Clocks from a message to its outputs (3).
+        Clocks from a message to its outputs (4).
 
     Notes
     -----
@@ -93,7 +88,7 @@ class Book(wiring.Component):
     ``j``; empty levels read 0), and ``o_dropped`` for a SET that could not be kept.
     """
 
-    latency = 3
+    latency = 4
 
     def __init__(self, K: int, N: int, *, tag_width: int = 1) -> None:
         if not 4 <= K <= 64:
@@ -139,77 +134,131 @@ class Book(wiring.Component):
         sides = range(2)
         rows = [[Signal(row_layout, name=f"row_{n}_{s}") for s in sides] for n in range(N)]
 
-        # ---- 1: the message registered, decoded per row ---------------------------------------
+        # ---- P: the message registered, decoded per row ---------------------------------------
         # Each row (instrument n, side s) gets its own registered copy of the message: its
         # write strobes, and the key and size, zeroed unless the message is for instrument
         # n. The copies differ, so synthesis keeps them apart, and each drives one row's K
-        # cells instead of every row's: the broadcast's fan-out is the routing delay that
-        # dominates the update loop.
-        a_valid, a_tag = Signal(), Signal(self.tag_width)
-        a_sel = Signal(N)  # one-hot (or zero for an instrument >= N)
-        m.d.sync += [a_valid.eq(self.i_valid), a_tag.eq(self.i_tag)]
+        # comparators instead of every row's: the broadcast's fan-out would otherwise be
+        # the routing delay in front of every compare.
+        p_valid, p_tag = Signal(), Signal(self.tag_width)
+        p_sel = Signal(N)  # one-hot (or zero for an instrument >= N)
+        m.d.sync += [p_valid.eq(self.i_valid), p_tag.eq(self.i_tag)]
         is_set = self.i_op == OP_SET
         is_clear = self.i_op == OP_CLEAR
-        a_set = [[Signal(name=f"a_set_{n}_{s}") for s in sides] for n in range(N)]
-        a_clear = [[Signal(name=f"a_clear_{n}_{s}") for s in sides] for n in range(N)]
-        a_key = [[Signal(32, name=f"a_key_{n}_{s}") for s in sides] for n in range(N)]
-        a_qty = [[Signal(32, name=f"a_qty_{n}_{s}") for s in sides] for n in range(N)]
+        fields = (("set", 1), ("clear", 1), ("key", 32), ("qty", 32), ("qz", 1))
+        p = {
+            name: [[Signal(w, name=f"p_{name}_{n}_{s}") for s in sides] for n in range(N)]
+            for name, w in fields
+        }
         for n in range(N):
             mine = self.i_valid & (self.i_instrument == n)
-            m.d.sync += a_sel[n].eq(mine)
+            m.d.sync += p_sel[n].eq(mine)
             for s in sides:
                 price = self.i_price if s == 0 else ~self.i_price  # the key of each side
                 clears = (self.i_side == s) | (self.i_side == SIDE_BOTH)
                 m.d.sync += [
-                    a_set[n][s].eq(mine & is_set & (self.i_side[0] == s)),
-                    a_clear[n][s].eq(mine & is_clear & clears),
-                    a_key[n][s].eq(Mux(mine, price, 0)),
-                    a_qty[n][s].eq(Mux(mine, self.i_qty, 0)),
+                    p["set"][n][s].eq(mine & is_set & (self.i_side[0] == s)),
+                    p["clear"][n][s].eq(mine & is_clear & clears),
+                    p["key"][n][s].eq(Mux(mine, price, 0)),
+                    p["qty"][n][s].eq(Mux(mine, self.i_qty, 0)),
+                    # masked like the rest, so that each row keeps a register of its own
+                    p["qz"][n][s].eq(mine & (self.i_qty == 0)),
                 ]
 
-        # ---- 2: every row updates itself; only the selected instrument's rows are written ----
+        # ---- C and U ----------------------------------------------------------------------
+        # C compares the message with every cell of its rows a clock before it updates
+        # them. In that clock the message ahead of it (in U) is writing the same rows, so
+        # the compare results are corrected the way that message moves the cells: a cell
+        # that takes its worse neighbour takes that neighbour's results, one that takes
+        # the better neighbour takes its results, one that takes the new level takes the
+        # compare of the two messages' keys, a cleared row compares as empty. U then
+        # updates each row from registered compare results: the read-modify-write loop
+        # holds no comparator and no wide OR, only the cell choice and the write.
+        c_valid, c_tag = Signal(), Signal(self.tag_width)
+        c_sel = Signal(N)
+        m.d.sync += [c_valid.eq(p_valid), c_tag.eq(p_tag), c_sel.eq(p_sel)]
         dropped_any = []
         for n in range(N):
             for s in sides:
                 cur = rows[n][s]
-                key, qty = a_key[n][s], a_qty[n][s]
-                q_zero = qty == 0
-                better = Signal(K, name=f"better_{n}_{s}")  # thermometer: cells better than p
-                match = Signal(K, name=f"match_{n}_{s}")  # one-hot or zero: the cell holding p
-                for j in range(K):
-                    m.d.comb += [better[j].eq(cur[j].key > key), match[j].eq(cur[j].key == key)]
-                hit = Signal(name=f"hit_{n}_{s}")
-                m.d.comb += hit.eq(match.any())
-                # i == K: the side is full and p is worse than every level; nothing changes.
-                dropped = Signal(name=f"dropped_{n}_{s}")
-                m.d.comb += dropped.eq(a_set[n][s] & ~hit & ~q_zero & better[K - 1])
-                dropped_any.append(dropped)
-                fresh = Cat(key, qty, 1)
-                with m.If(a_clear[n][s]):
-                    m.d.sync += cur.eq(0)
-                with m.Elif(a_set[n][s]):
-                    for j in range(K):
-                        self._cell(m, cur, j, fresh, better, hit, q_zero)
+                c = {name: Signal(len(p[name][n][s]), name=f"c_{name}_{n}_{s}") for name in p}
+                m.d.sync += [c[name].eq(p[name][n][s]) for name in p]
+                gt = Signal(K, name=f"c_gt_{n}_{s}")  # thermometer: cells better than p
+                eq = Signal(K, name=f"c_eq_{n}_{s}")  # one-hot or zero: the cell holding p
 
-        # best levels before: the selected rows as they are in this clock, read off the loop
+                hit = Signal(name=f"c_hit_{n}_{s}")  # some cell holds p: eq.any(), registered
+
+                # U: the update of this row by the message in C's registers
+                up, fresh_at, down = self._actions(m, c["set"], c["qz"], gt, hit, f"{n}_{s}")
+                dropped = Signal(name=f"dropped_{n}_{s}")
+                m.d.comb += dropped.eq(c["set"] & ~hit & ~c["qz"] & gt[K - 1])
+                dropped_any.append(dropped)
+                fresh = Cat(c["key"], c["qty"], 1)
+                zero = LEVEL.const(None).as_value()
+                for j in range(K):
+                    worse_nb = cur[j + 1].as_value() if j < K - 1 else zero
+                    better_nb = cur[j - 1].as_value() if j > 0 else zero
+                    with m.If(c["clear"]):
+                        m.d.sync += cur[j].eq(0)
+                    with m.Elif(up[j]):
+                        m.d.sync += cur[j].eq(worse_nb)
+                    with m.Elif(fresh_at[j]):
+                        m.d.sync += cur[j].eq(fresh)
+                    with m.Elif(down[j]):
+                        m.d.sync += cur[j].eq(better_nb)
+
+                # C: the next message's compares, moved as U moves the cells
+                key = p["key"][n][s]
+                raw_gt = Cat(*(cur[j].key > key for j in range(K)))
+                raw_eq = Cat(*(cur[j].key == key for j in range(K)))
+                new_gt, new_eq = c["key"] > key, c["key"] == key
+                # whether the next message's price is in the row once this one is applied
+                # (the row's keys are unique, so at most one cell matches): a delete of it
+                # removes it, an insert of it adds it, an insert of another pushes the last
+                # cell out; eq.any() of the moved results, without an OR after the moves
+                raw_hit = raw_eq.any()
+                inserts = c["set"] & ~c["qz"] & ~hit & ~gt[K - 1]
+                deletes = c["set"] & c["qz"] & hit
+                with m.If(c["clear"]):
+                    m.d.sync += hit.eq(0)
+                with m.Elif(deletes):
+                    m.d.sync += hit.eq(raw_hit & ~new_eq)
+                with m.Elif(inserts):
+                    m.d.sync += hit.eq((raw_hit & ~raw_eq[K - 1]) | new_eq)
+                with m.Else():
+                    m.d.sync += hit.eq(raw_hit)
+                for j in range(K):
+                    for vec, raw, new in ((gt, raw_gt, new_gt), (eq, raw_eq, new_eq)):
+                        worse = raw[j + 1] if j < K - 1 else 0
+                        better = raw[j - 1] if j > 0 else 0
+                        with m.If(c["clear"]):
+                            m.d.sync += vec[j].eq(0)
+                        with m.Elif(up[j]):
+                            m.d.sync += vec[j].eq(worse)
+                        with m.Elif(fresh_at[j]):
+                            m.d.sync += vec[j].eq(new)
+                        with m.Elif(down[j]):
+                            m.d.sync += vec[j].eq(better)
+                        with m.Else():
+                            m.d.sync += vec[j].eq(raw[j])
+
+        # best levels before: the selected rows as they are during U, read off the loop
         b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
         b_dropped, b_valid, b_tag = Signal(), Signal(), Signal(self.tag_width)
         b_sel = Signal(N)
         m.d.sync += [
             b_dropped.eq(Cat(*dropped_any).any()),
-            b_valid.eq(a_valid),
-            b_tag.eq(a_tag),
-            b_sel.eq(a_sel),
+            b_valid.eq(c_valid),
+            b_tag.eq(c_tag),
+            b_sel.eq(c_sel),
         ]
         for s in sides:
             bests = [rows[n][s][0].as_value() for n in range(N)]
-            m.d.sync += b_before[s].eq(_one_hot_mux(list(a_sel), bests))
+            m.d.sync += b_before[s].eq(pick(list(c_sel), bests))
 
-        # ---- 3: the selected instrument's rows after the update -------------------------------
+        # ---- R: the selected instrument's rows after the update -------------------------------
         after = [
-            data.View(
-                row_layout, _one_hot_mux(list(b_sel), [rows[n][s].as_value() for n in range(N)])
-            )
+            data.View(row_layout, pick(list(b_sel), [rows[n][s].as_value() for n in range(N)]))
             for s in sides
         ]
         m.d.sync += [
@@ -233,40 +282,32 @@ class Book(wiring.Component):
         ]
         return m
 
-    def _cell(
-        self,
-        m: Module,
-        row: data.View,
-        j: int,
-        fresh: Value,
-        better: Signal,
-        hit: Signal,
-        q_zero: Value,
-    ) -> None:
-        """The write of level cell ``j`` of a row being SET (inside its write enable).
+    def _actions(
+        self, m: Module, set_: Value, qz: Value, gt: Signal, hit: Signal, tag: str
+    ) -> tuple[Signal, Signal, Signal]:
+        """What each cell of a row being SET takes: ``(up, fresh, down)``, K bits each.
 
-        Cells better than p never move. At or after the insertion index: a delete (hit,
-        q == 0) takes the worse neighbour (worse levels move up); a missing level with
-        q == 0 changes nothing; the insertion index itself with q > 0 takes the new level
-        (replace or insert); after it, a replace leaves the cell alone and an insert takes
-        the better neighbour. An insert with every cell better (i == K) changes nothing:
-        DROPPED. A cell that keeps its value is not written at all, so each cell is a
-        three-way choice behind a clock enable. ``better`` is a thermometer code, so
-        ``~better[j] & better[j-1]`` marks exactly one cell: the insertion index, which is
-        also where a matching level sits.
+        Cells better than p never move. At or after the insertion index, a delete (hit,
+        q == 0) takes the worse neighbour (``up``: worse levels move up). The insertion
+        index itself with q > 0 takes the new level (``fresh``: replace or insert); after
+        it, an insert takes the better neighbour (``down``) and a replace leaves the cell
+        alone. A missing level with q == 0 changes nothing, and so does an insert with
+        every cell better (i == K): DROPPED. ``gt`` is a thermometer code, so
+        ``~gt[j] & gt[j-1]`` marks exactly one cell, the insertion index, which is also
+        where a matching level sits; the three choices never overlap.
         """
         K = self.K
-        zero = LEVEL.const(None).as_value()
-        at_or_after = ~better[j]
-        at_index = at_or_after & (better[j - 1] if j > 0 else 1)
-        worse_nb = row[j + 1].as_value() if j < K - 1 else zero
-        better_nb = row[j - 1].as_value() if j > 0 else zero
-        with m.If(at_or_after & q_zero & hit):
-            m.d.sync += row[j].eq(worse_nb)
-        with m.Elif(at_index & ~q_zero):
-            m.d.sync += row[j].eq(fresh)
-        with m.Elif(at_or_after & ~q_zero & ~hit):
-            m.d.sync += row[j].eq(better_nb)
+        up = Signal(K, name=f"up_{tag}")
+        fresh = Signal(K, name=f"fresh_{tag}")
+        down = Signal(K, name=f"down_{tag}")
+        for j in range(K):
+            first = ~gt[j] & (gt[j - 1] if j > 0 else 1)
+            m.d.comb += [
+                up[j].eq(set_ & qz & hit & ~gt[j]),
+                fresh[j].eq(set_ & ~qz & first),
+                down[j].eq(set_ & ~qz & ~hit & ~gt[j - 1] if j > 0 else 0),
+            ]
+        return up, fresh, down
 
 
 __all__ = ["LEVEL", "OP_CLEAR", "OP_NONE", "OP_SET", "SIDE_BOTH", "Book"]

@@ -197,7 +197,7 @@ def run_job(job: Job, reporter: Reporter) -> dict:
         board, part = rp.ECP5_BOARD, rp.ecp5_part(job.speed)
         files = {"artifact": repo_path(artifact), "sha256": rp.sha256(artifact)}
     else:
-        flow = tf.xc7_flow(d, step)
+        flow = tf.xc7_flow(d, step, abc9=job.abc9)
         board, part = rp.XC7_BOARD, rp.XC7_PART
         # no artifact: the synthesized Verilog stays in log_dir (see verilog_sha256)
         files = {"artifact": None, "sha256": None}
@@ -292,7 +292,7 @@ def ecp5_options(f: Callable) -> Callable:
                      show_default=True,
                      help="nextpnr router (router1, nextpnr's own default, is far slower here)."),
         click.option("--abc9/--no-abc9", default=False, show_default=True,
-                     help="synth_ecp5 -abc9 (Yosys 0.70 fails an assertion on K=32 N=4)."),
+                     help="LUT mapping by abc9, synth_ecp5's own (it fails on this core)."),
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)
@@ -352,12 +352,15 @@ def ecp5(freq, seed, speed, router, abc9, out, build_dir, **values) -> None:
 @params_options
 @out_option
 @build_dir_option
-def xc7(out, build_dir, **values) -> None:
+@click.option("--abc9/--no-abc9", default=False, show_default=True,
+              help="LUT mapping by abc9, synth_xilinx's own (it fails on this core).")  # fmt: skip
+def xc7(out, build_dir, abc9, **values) -> None:
     """Zynq-7020 (PYNQ-Z2) utilization from Yosys synth_xilinx; no bitstream.
 
     Pre-pack cell counts against the xc7z020's capacity, with a `fits` verdict.
     """
-    run_jobs([Job(rp.XC7_TARGET, make_params(**values), out, build_dir)])
+    job = Job(rp.XC7_TARGET, make_params(**values), out, build_dir, abc9=abc9)
+    run_jobs([job])
 
 
 @cli.command(name="all")
@@ -372,7 +375,9 @@ def all_(freq, seed, speed, router, abc9, out, build_dir, jobs) -> None:
         Job(rp.ECP5_TARGET, Params(K=k, N=n), out, build_dir, freq, seed, int(speed), router, abc9)
         for k, n in DEFAULT_SET
     ]
-    xc7_jobs = [Job(rp.XC7_TARGET, Params(K=k, N=n), out, build_dir) for k, n in DEFAULT_SET]
+    xc7_jobs = [
+        Job(rp.XC7_TARGET, Params(K=k, N=n), out, build_dir, abc9=abc9) for k, n in DEFAULT_SET
+    ]
     run_jobs(ecp5_jobs + xc7_jobs, parallel=jobs)
 
 

@@ -195,25 +195,25 @@ class FeatureCore(wiring.Component):
             book.i_price.eq(sv_msg.price),
             book.i_qty.eq(sv_msg.qty),
         ]
-        # sequence and flow take one clock; fed ``book.latency - 1`` clocks later, their
-        # results line up with the book's
-        f_valid, f_good, f_trade, f_op = (
-            _delayed(m, v, Book.latency - 1, n)
-            for v, n in (
-                (sv_valid, "f_valid"),
-                (sv_good, "f_good"),
-                (sv_trade, "f_trade"),
-                (sv_op, "f_op"),
-            )
-        )
-        f_msg = Signal(MSG_LAYOUT)
-        m.d.comb += f_msg.eq(_delayed(m, sv_msg.as_value(), Book.latency - 1, "f_msg"))
+        # sequence and flow are faster than the book; each is fed as many clocks later
+        # as it is faster, so its results line up with the book's
+        assert Sequence.latency <= Book.latency and Flow.latency <= Book.latency
+
+        def fed(unit: type, tag: str) -> tuple:
+            lag = Book.latency - unit.latency
+            msg = Signal(MSG_LAYOUT, name=f"{tag}_msg")
+            m.d.comb += msg.eq(_delayed(m, sv_msg.as_value(), lag, f"{tag}_msg"))
+            ctl = ((sv_valid, "valid"), (sv_good, "good"), (sv_trade, "trade"), (sv_op, "op"))
+            return (msg, *(_delayed(m, v, lag, f"{tag}_{n}") for v, n in ctl))
+
+        q_msg, q_valid, q_good, _, q_op = fed(Sequence, "q")
+        f_msg, f_valid, f_good, f_trade, _ = fed(Flow, "f")
         m.d.comb += [
-            seq.i_valid.eq(f_valid),
-            seq.i_good.eq(f_good),
-            seq.i_instrument.eq(f_msg.instrument),
-            seq.i_seq.eq(f_msg.seq),
-            seq.i_clear_both.eq((f_op == OP_CLEAR) & (f_msg.side == SIDE_BOTH)),
+            seq.i_valid.eq(q_valid),
+            seq.i_good.eq(q_good),
+            seq.i_instrument.eq(q_msg.instrument),
+            seq.i_seq.eq(q_msg.seq),
+            seq.i_clear_both.eq((q_op == OP_CLEAR) & (q_msg.side == SIDE_BOTH)),
             flow.i_valid.eq(f_valid),
             flow.i_good.eq(f_good),
             flow.i_trade.eq(f_trade),
@@ -224,12 +224,14 @@ class FeatureCore(wiring.Component):
         s1_msg = Signal(MSG_LAYOUT)
         s1_t_in = Signal(64)
         s1_good, s1_known = Signal(), Signal()
-        m.d.sync += [
-            s1_msg.eq(f_msg),
-            s1_t_in.eq(_delayed(m, sv_t_in, Book.latency - 1, "f_t_in")),
-            s1_good.eq(f_good),
-            s1_known.eq(_delayed(m, sv_known, Book.latency - 1, "f_known")),
-        ]
+        # and the message itself, registered as the book's outputs are
+        for reg, value, name in (
+            (s1_msg, sv_msg.as_value(), "s1_msg"),
+            (s1_t_in, sv_t_in, "s1_t_in"),
+            (s1_good, sv_good, "s1_good"),
+            (s1_known, sv_known, "s1_known"),
+        ):
+            m.d.comb += reg.eq(_delayed(m, value, Book.latency, name))
 
         # ---- S2: OFI and icebergs; the record without its imbalances -----------------
         m.submodules.ofi = ofi = Ofi(p.N, p.ofi_shift)
@@ -307,8 +309,10 @@ class FeatureCore(wiring.Component):
         msg_view = Signal(MSG_LAYOUT)
         m.d.comb += msg_view.eq(s2["msg"])
         s2["msg"] = msg_view
+        lag_ice = Ofi.latency - Iceberg.latency
+        assert lag_ice >= 0, "the iceberg unit must not be slower than the OFI unit"
         ice_out = {
-            name: _delayed(m, getattr(ice, name), lag_ofi, f"ice_{name}")
+            name: _delayed(m, getattr(ice, name), lag_ice, f"ice_{name}")
             for name in ice.signature.members
             if name.startswith("o_")
         }
@@ -372,25 +376,34 @@ class FeatureCore(wiring.Component):
             ]
             sums.append(tree)
         depth_bid, depth_ask = sums
-        # the sums arrive ``lag`` clocks after the rest of the record (K >= 4: lag >= 0)
-        lag = depth_bid.latency - Ofi.latency
-        assert lag >= 0, "the depth sums must not be faster than the OFI unit"
-        l1_b, l1_a = rec.bid_qty, rec.ask_qty
-        for k in range(lag):
-            b, a = Signal(32, name=f"l1_b_d{k}"), Signal(32, name=f"l1_a_d{k}")
-            m.d.sync += [b.eq(l1_b), a.eq(l1_a)]
-            l1_b, l1_a = b, a
+        # the record (ready with the OFI unit) and the sums (ready with the trees) wait for
+        # whichever is later
+        ready = max(Ofi.latency, depth_bid.latency)
+        lag = ready - Ofi.latency
+        l1_b = _delayed(m, rec.bid_qty, lag, "l1_b")
+        l1_a = _delayed(m, rec.ask_qty, lag, "l1_a")
+        wait = ready - depth_bid.latency
+        sum_b, sum_a, cnt_b, cnt_a, sums_valid = (
+            _delayed(m, v, wait, name)
+            for v, name in (
+                (depth_bid.o_sum, "sum_b"),
+                (depth_ask.o_sum, "sum_a"),
+                (depth_bid.o_count, "cnt_b"),
+                (depth_ask.o_count, "cnt_a"),
+                (depth_bid.o_valid, "sums_valid"),
+            )
+        )
 
         # ---- then the two imbalances through pipelined dividers, side by side ---------
         m.submodules.imb_l1 = imb_l1 = Imbalance(32, self.steps_per_stage)
         m.submodules.imb_depth = imb_depth = Imbalance(self.depth_bits, self.steps_per_stage)
         m.d.comb += [
-            imb_l1.i_valid.eq(depth_bid.o_valid),
+            imb_l1.i_valid.eq(sums_valid),
             imb_l1.i_b.eq(l1_b),
             imb_l1.i_a.eq(l1_a),
-            imb_depth.i_valid.eq(depth_bid.o_valid),
-            imb_depth.i_b.eq(depth_bid.o_sum),
-            imb_depth.i_a.eq(depth_ask.o_sum),
+            imb_depth.i_valid.eq(sums_valid),
+            imb_depth.i_b.eq(sum_b),
+            imb_depth.i_a.eq(sum_a),
         ]
         # The stages after S2 never stall, so the record waits in RAM ring buffers (written
         # every clock, read a fixed number of clocks later) rather than in a 1024-bit
@@ -398,9 +411,9 @@ class FeatureCore(wiring.Component):
         ring = _Rings(m)
         delayed = Signal(REC_LAYOUT)
         m.d.comb += delayed.eq(ring.delay("rec", rec.as_value(), lag + imb_l1.latency))
-        totals = Cat(depth_bid.o_sum, depth_ask.o_sum, depth_bid.o_count, depth_ask.o_count)
+        totals = Cat(sum_b, sum_a, cnt_b, cnt_a)
         totals_out = ring.delay("totals", totals, imb_l1.latency)
-        w, c = self.depth_bits, len(depth_bid.o_count)
+        w, c = self.depth_bits, len(cnt_b)
         out = Signal(REC_LAYOUT)
         m.d.comb += [
             out.eq(delayed),

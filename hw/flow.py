@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from hean_hw.arith import decay_add, pick
 
 
 class Flow(wiring.Component):
@@ -30,8 +32,10 @@ class Flow(wiring.Component):
         The aggressor: 0 buy, 1 sell.
     i_instrument : In(8), i_qty : In(32)
     o_valid : Out(1); o_buy, o_sell : Out(64)
-        One cycle later: the instrument's accumulators after the message.
+        :attr:`latency` (3) cycles later: the instrument's accumulators after the message.
     """
+
+    latency = 3
 
     def __init__(self, N: int, flow_shift: int) -> None:
         self.N = N
@@ -53,27 +57,38 @@ class Flow(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        buy = Array(Signal(64, name=f"buy_{i}") for i in range(self.N))
-        sell = Array(Signal(64, name=f"sell_{i}") for i in range(self.N))
-        inst = self.i_instrument
-        s = self.flow_shift
+        N, en, shift = self.N, self.en, self.flow_shift
+        buy = [Signal(64, name=f"buy_{i}") for i in range(N)]
+        sell = [Signal(64, name=f"sell_{i}") for i in range(N)]
+        trade = self.i_valid & self.i_good & self.i_trade
 
-        trade = Signal()
-        m.d.comb += trade.eq(self.i_good & self.i_trade)
-        buy_now, sell_now = Signal(64), Signal(64)
-        m.d.comb += [buy_now.eq(buy[inst]), sell_now.eq(sell[inst])]
-        buy_next, sell_next = Signal(64), Signal(64)
-        m.d.comb += [
-            buy_next.eq(buy_now - (buy_now >> s) + Mux(self.i_side, 0, self.i_qty)),
-            sell_next.eq(sell_now - (sell_now >> s) + Mux(self.i_side, self.i_qty, 0)),
-        ]
-        for i in range(self.N):
-            with m.If(self.en & self.i_valid & trade & (inst == i)):
-                m.d.sync += [buy[i].eq(buy_next), sell[i].eq(sell_next)]
-        with m.If(self.en):
+        # clock 1: what each accumulator gains, and which instrument's are written
+        add_buy, add_sell, we = Signal(32), Signal(32), Signal(N)
+        a_valid, a_inst = Signal(), Signal(8)
+        with m.If(en):
             m.d.sync += [
-                self.o_valid.eq(self.i_valid),
-                self.o_buy.eq(Mux(trade, buy_next, buy_now)),
-                self.o_sell.eq(Mux(trade, sell_next, sell_now)),
+                add_buy.eq(Mux(self.i_side, 0, self.i_qty)),
+                add_sell.eq(Mux(self.i_side, self.i_qty, 0)),
+                we.eq(Cat(trade & (self.i_instrument == i) for i in range(N))),
+                a_valid.eq(self.i_valid),
+                a_inst.eq(self.i_instrument),
+            ]
+        # clock 2: every instrument's accumulators compute their next value (one carry
+        # chain each, no read multiplexer in the loop); the message's instrument keeps it
+        for i in range(N):
+            with m.If(en & we[i]):
+                m.d.sync += [
+                    buy[i].eq(decay_add(buy[i], shift, add_buy)),
+                    sell[i].eq(decay_add(sell[i], shift, add_sell)),
+                ]
+        # clock 3: the instrument's accumulators read after the write
+        valid, inst = Signal(), Signal(8)
+        with m.If(en):
+            m.d.sync += [valid.eq(a_valid), inst.eq(a_inst)]
+            sel = [inst == i for i in range(N)]
+            m.d.sync += [
+                self.o_valid.eq(valid),
+                self.o_buy.eq(pick(sel, buy)),
+                self.o_sell.eq(pick(sel, sell)),
             ]
         return m

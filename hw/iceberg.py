@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from hean_hw.arith import pick
 
 SET, TRADE, CLEAR = 1, 2, 3
 
@@ -17,7 +19,20 @@ class Iceberg(wiring.Component):
     refill pending. A valid SET at the tracked price resets the side when its size is 0,
     else counts a refill when one was pending and the new size is at least the shown
     size (saturating at 255), then takes the new size as shown. CLEAR resets the named
-    side(s). All state is read, updated and written in one cycle.
+    side(s).
+
+    Four clocks, one message per clock, any instrument order:
+
+    A. the message is decoded and compared with the state *before* the message ahead of
+       it (in B) is written: "is the price the tracked one" and "is the size at least the
+       shown one". The results are corrected for what that message does to the same
+       instrument (it may start tracking its own price, set a new shown size, or reset),
+       so no comparator sits in the read-modify-write loop;
+    B. every instrument's state updates itself from these registered decisions, written
+       for the message's instrument only (no read multiplexer in the loop either);
+    C. the instrument's state after the update is read;
+    D. the outputs are registered, with the ICEBERG bits computed from C (a 64-bit
+       compare, off the loop).
 
     Parameters
     ----------
@@ -38,8 +53,10 @@ class Iceberg(wiring.Component):
     o_valid : Out(1)
     o_px_bid, o_px_ask : Out(32); o_refills_bid, o_refills_ask : Out(8)
     o_absorbed_bid, o_absorbed_ask : Out(64); o_iceberg_bid, o_iceberg_ask : Out(1)
-        One cycle later: the instrument's iceberg state after the message.
+        :attr:`latency` clocks later: the instrument's iceberg state after the message.
     """
+
+    latency = 4
 
     def __init__(self, N: int, ice_min_refills: int, ice_absorb_ratio: int) -> None:
         self.N = N
@@ -73,7 +90,7 @@ class Iceberg(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        inst = self.i_instrument
+        N, en = self.N, self.en
         best_px = [self.i_bid_px, self.i_ask_px]
         best_qty = [self.i_bid_qty, self.i_ask_qty]
         best_any = [self.i_bid_any, self.i_ask_any]
@@ -81,79 +98,116 @@ class Iceberg(wiring.Component):
         is_set = good & (self.i_type == SET)
         is_trade = good & (self.i_type == TRADE)
         is_clear = good & (self.i_type == CLEAR)
-        outputs = []
+
+        # ---- A: decode, and the compares against the state, corrected for B -----------------
+        a_valid, a_good, a_qz = Signal(), Signal(), Signal()
+        a_inst, a_price, a_qty = Signal(8), Signal(32), Signal(32)
+        a_sel = Signal(N)
+        with m.If(en):
+            m.d.sync += [
+                a_valid.eq(self.i_valid),
+                a_good.eq(good),
+                a_inst.eq(self.i_instrument),
+                a_price.eq(self.i_price),
+                a_qty.eq(self.i_qty),
+                a_qz.eq(self.i_qty == 0),
+                a_sel.eq(Cat(good & (self.i_instrument == i) for i in range(N))),
+            ]
+        same = Signal()  # the message in A names the instrument B is updating
+        m.d.comb += same.eq(a_good & (self.i_instrument == a_inst))
+        b_valid, b_inst = Signal(), Signal(8)
+        with m.If(en):
+            m.d.sync += [b_valid.eq(a_valid), b_inst.eq(a_inst)]
+
+        after = {}  # per side: the state names -> per-instrument registers
         for s, name in enumerate(("bid", "ask")):
-            px = Array(Signal(32, name=f"{name}_px_{i}") for i in range(self.N))
-            shown = Array(Signal(32, name=f"{name}_shown_{i}") for i in range(self.N))
-            absorbed = Array(Signal(64, name=f"{name}_absorbed_{i}") for i in range(self.N))
-            refills = Array(Signal(8, name=f"{name}_refills_{i}") for i in range(self.N))
-            pending = Array(Signal(name=f"{name}_pending_{i}") for i in range(self.N))
+            px = [Signal(32, name=f"{name}_px_{i}") for i in range(N)]
+            shown = [Signal(32, name=f"{name}_shown_{i}") for i in range(N)]
+            absorbed = [Signal(64, name=f"{name}_absorbed_{i}") for i in range(N)]
+            refills = [Signal(8, name=f"{name}_refills_{i}") for i in range(N)]
+            pending = [Signal(name=f"{name}_pending_{i}") for i in range(N)]
+            after[name] = (px, shown, absorbed, refills)
 
-            cur_px, cur_shown = Signal(32, name=f"{name}_cur_px"), Signal(32)
-            cur_abs, cur_ref = Signal(64), Signal(8)
-            cur_pend = Signal()
+            a_hit, a_set, a_clear = Signal(), Signal(), Signal()
+            a_best = Signal(32)
+            a_eq, a_ge = Signal(name=f"{name}_a_eq"), Signal(name=f"{name}_a_ge")
+            # B's decisions for this side (from A's registers: no state in them)
+            start = Signal(name=f"{name}_start")  # a TRADE at a new price: track it
+            keep = Signal(name=f"{name}_acc")  # a TRADE at the tracked price: absorb more
+            set_at = Signal(name=f"{name}_set_at")  # a SET at the tracked price
+            reset = Signal(name=f"{name}_reset")
             m.d.comb += [
-                cur_px.eq(px[inst]),
-                cur_shown.eq(shown[inst]),
-                cur_abs.eq(absorbed[inst]),
-                cur_ref.eq(refills[inst]),
-                cur_pend.eq(pending[inst]),
+                start.eq(a_hit & ~a_eq),
+                keep.eq(a_hit & a_eq),
+                set_at.eq(a_set & a_eq),
+                reset.eq((a_set & a_eq & a_qz) | a_clear),
             ]
-            nx_px, nx_shown = Signal(32, name=f"{name}_nx_px"), Signal(32)
-            nx_abs, nx_ref = Signal(64), Signal(8)
-            nx_pend = Signal()
-            m.d.comb += [
-                nx_px.eq(cur_px),
-                nx_shown.eq(cur_shown),
-                nx_abs.eq(cur_abs),
-                nx_ref.eq(cur_ref),
-                nx_pend.eq(cur_pend),
-            ]
-            # a buy aggressor (side 0) hits the asks (s = 1), a sell hits the bids
+
+            # A: a buy aggressor (side 0) hits the asks (s = 1), a sell hits the bids
             hit = is_trade & (self.i_side[0] != s) & best_any[s] & (best_px[s] == self.i_price)
-            at_level = (cur_px != 0) & (self.i_price == cur_px)
-            with m.If(hit):
-                with m.If(cur_px != self.i_price):
-                    m.d.comb += [
-                        nx_px.eq(self.i_price),
-                        nx_shown.eq(best_qty[s]),
-                        nx_abs.eq(self.i_qty),
-                        nx_ref.eq(0),
-                    ]
-                with m.Else():
-                    m.d.comb += nx_abs.eq(cur_abs + self.i_qty)
-                m.d.comb += nx_pend.eq(1)
-            with m.Elif(is_set & (self.i_side[0] == s) & at_level):
-                with m.If(self.i_qty == 0):
-                    m.d.comb += [nx_px.eq(0), nx_shown.eq(0), nx_abs.eq(0), nx_ref.eq(0)]
-                    m.d.comb += nx_pend.eq(0)
-                with m.Else():
-                    with m.If(cur_pend & (self.i_qty >= cur_shown) & (cur_ref != 255)):
-                        m.d.comb += nx_ref.eq(cur_ref + 1)
-                    m.d.comb += [nx_pend.eq(0), nx_shown.eq(self.i_qty)]
-            with m.Elif(is_clear & ((self.i_side == s) | (self.i_side == 2))):
-                m.d.comb += [nx_px.eq(0), nx_shown.eq(0), nx_abs.eq(0), nx_ref.eq(0)]
-                m.d.comb += nx_pend.eq(0)
+            sel = [self.i_instrument == i for i in range(N)]
+            eq_state = pick(sel, [p == self.i_price for p in px])
+            ge_state = pick(sel, [self.i_qty >= q for q in shown])
+            # a valid SET or TRADE price is never 0, so "equal to the tracked price" also
+            # means "a level is tracked"
+            eq = Mux(same & start, self.i_price == a_price, Mux(same & reset, 0, eq_state))
+            # the shown size matters only while a refill is pending, and only a TRADE leaves
+            # one pending: a SET or CLEAR in B clears it, so only B's start needs correcting
+            ge = Mux(same & start, self.i_qty >= a_best, ge_state)
+            with m.If(en):
+                m.d.sync += [
+                    a_hit.eq(hit),
+                    a_set.eq(is_set & (self.i_side[0] == s)),
+                    a_clear.eq(is_clear & ((self.i_side == s) | (self.i_side == 2))),
+                    a_best.eq(best_qty[s]),
+                    a_eq.eq(eq),
+                    a_ge.eq(ge),
+                ]
 
-            for i in range(self.N):
-                with m.If(self.en & good & (inst == i)):
-                    m.d.sync += [
-                        px[i].eq(nx_px),
-                        shown[i].eq(nx_shown),
-                        absorbed[i].eq(nx_abs),
-                        refills[i].eq(nx_ref),
-                        pending[i].eq(nx_pend),
-                    ]
-            # ICEBERG bit: tracked, enough refills, absorbed >= RATIO * shown
-            flagged = (
-                (nx_px != 0) & (nx_ref >= self.min_refills) & (nx_abs >= nx_shown * self.ratio)
-            )
-            outputs += [
-                getattr(self, f"o_px_{name}").eq(nx_px),
-                getattr(self, f"o_refills_{name}").eq(nx_ref),
-                getattr(self, f"o_absorbed_{name}").eq(nx_abs),
-                getattr(self, f"o_iceberg_{name}").eq(flagged),
-            ]
-        with m.If(self.en):
-            m.d.sync += [self.o_valid.eq(self.i_valid), *outputs]
+            # ---- B: every instrument's state from the registered decisions ----------------
+            for i in range(N):
+                with m.If(en & a_sel[i]):
+                    with m.If(start):
+                        m.d.sync += [
+                            px[i].eq(a_price),
+                            shown[i].eq(a_best),
+                            absorbed[i].eq(a_qty),
+                            refills[i].eq(0),
+                        ]
+                    with m.Elif(keep):
+                        m.d.sync += absorbed[i].eq(absorbed[i] + a_qty)
+                    with m.Elif(reset):
+                        m.d.sync += [px[i].eq(0), shown[i].eq(0), absorbed[i].eq(0)]
+                        m.d.sync += refills[i].eq(0)
+                    with m.Elif(set_at):
+                        m.d.sync += shown[i].eq(a_qty)
+                        with m.If(pending[i] & a_ge & (refills[i] != 255)):
+                            m.d.sync += refills[i].eq(refills[i] + 1)
+                    with m.If(a_hit):
+                        m.d.sync += pending[i].eq(1)
+                    with m.Elif(a_set & a_eq | a_clear):
+                        m.d.sync += pending[i].eq(0)
+
+        # ---- C: the instrument's state after the update; D: the ICEBERG bits -------------
+        c_valid = Signal()
+        with m.If(en):
+            m.d.sync += [c_valid.eq(b_valid), self.o_valid.eq(c_valid)]
+        b_sel = [b_inst == i for i in range(N)]
+        for name, (px, shown, absorbed, refills) in after.items():
+            c_px, c_shown = Signal(32, name=f"{name}_c_px"), Signal(32, name=f"{name}_c_shown")
+            c_abs, c_ref = Signal(64, name=f"{name}_c_abs"), Signal(8, name=f"{name}_c_ref")
+            with m.If(en):
+                m.d.sync += [
+                    c_px.eq(pick(b_sel, px)),
+                    c_shown.eq(pick(b_sel, shown)),
+                    c_abs.eq(pick(b_sel, absorbed)),
+                    c_ref.eq(pick(b_sel, refills)),
+                    getattr(self, f"o_px_{name}").eq(c_px),
+                    getattr(self, f"o_refills_{name}").eq(c_ref),
+                    getattr(self, f"o_absorbed_{name}").eq(c_abs),
+                    # tracked, enough refills, absorbed >= RATIO * shown
+                    getattr(self, f"o_iceberg_{name}").eq(
+                        (c_px != 0) & (c_ref >= self.min_refills) & (c_abs >= c_shown * self.ratio)
+                    ),
+                ]
         return m

@@ -73,12 +73,14 @@ class Imbalance(wiring.Component):
 
         # stage 0: magnitudes and sign
         valid = Signal(name="p_valid")
+        zero = Signal(name="p_zero")  # b + a == 0: the imbalance is 0
         neg = Signal(name="p_neg")
         rem = Signal(den_shape, name="p_rem")
         den = Signal(den_shape, name="p_den")
         with m.If(self.en):
             m.d.sync += [
                 valid.eq(self.i_valid),
+                zero.eq((self.i_b == 0) & (self.i_a == 0)),
                 neg.eq(self.i_b < self.i_a),
                 rem.eq(Mux(self.i_b < self.i_a, self.i_a - self.i_b, self.i_b - self.i_a)),
                 den.eq(self.i_b + self.i_a),
@@ -96,14 +98,19 @@ class Imbalance(wiring.Component):
                 if bit < 0:
                     break
                 trial = r if bit == QUOTIENT_BITS - 1 else r << 1
-                take = trial >= den
+                # one subtraction gives both the compare (its borrow) and the new remainder,
+                # so a step is one carry chain and a multiplexer
+                diff = Signal(unsigned(w + 3), name=f"d_{bit}")
+                m.d.comb += diff.eq(trial - den)
+                take = ~diff[-1]
                 r_next = Signal(unsigned(w + 2), name=f"r_{bit}")
-                m.d.comb += r_next.eq(Mux(take, trial - den, trial))
+                m.d.comb += r_next.eq(Mux(take, diff[: w + 2], trial))
                 bits.append((bit, take))
                 r = r_next
                 bit -= 1
             n_valid = Signal(name=f"s{stage}_valid")
             n_neg = Signal(name=f"s{stage}_neg")
+            n_zero = Signal(name=f"s{stage}_zero")
             n_rem = Signal(den_shape, name=f"s{stage}_rem")
             n_den = Signal(den_shape, name=f"s{stage}_den")
             n_q = Signal(QUOTIENT_BITS, name=f"s{stage}_q")
@@ -114,17 +121,20 @@ class Imbalance(wiring.Component):
                 m.d.sync += [
                     n_valid.eq(valid),
                     n_neg.eq(neg),
+                    n_zero.eq(zero),
                     n_rem.eq(r),
                     n_den.eq(den),
                     n_q.eq(q_bits),
                 ]
-            valid, neg, rem, den, quotient = n_valid, n_neg, n_rem, n_den, n_q
+            valid, neg, zero, rem, den, quotient = n_valid, n_neg, n_zero, n_rem, n_den, n_q
 
-        # output: clip 32768 (one side empty) to 32767, apply the sign; 0 when b + a == 0
-        magnitude = Mux(quotient > LIMIT, LIMIT, quotient)
+        # output: clip 32768 (one side empty) to 32767, apply the sign; 0 when b + a == 0.
+        # The quotient is at most 2**15, so "above LIMIT" is its bit 15 alone.
+        assert LIMIT == (1 << (QUOTIENT_BITS - 1)) - 1
+        magnitude = Mux(quotient[-1], LIMIT, quotient[:-1])
         with m.If(self.en):
             m.d.sync += [
                 self.o_valid.eq(valid),
-                self.o_imb.eq(Mux(den == 0, 0, Mux(neg, -magnitude, magnitude))),
+                self.o_imb.eq(Mux(zero, 0, Mux(neg, -magnitude, magnitude))),
             ]
         return m

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from hean_hw.arith import decay_add, pick
 
 
 class Ofi(wiring.Component):
@@ -31,19 +33,21 @@ class Ofi(wiring.Component):
     i_pb2, i_qb2, i_pa2, i_qa2 : In(32)
         Best levels after it.
     o_valid : Out(1); o_ofi, o_event : Out(signed(64))
-        ``latency`` (2) enabled cycles later: the accumulator after the message and e
+        ``latency`` (6) enabled cycles later: the accumulator after the message and e
         (0 for a bad message).
 
     Notes
     -----
-    e depends only on the message's best levels, not on the accumulator, so it is
-    computed and registered in a first clock; the read-modify-write of the accumulator
-    (its own clock, so consecutive messages of one instrument still go back to back) is
-    then only ``acc - (acc >> OFI_SHIFT) + e``, without the four compares and three adds
-    of e in front of it.
+    e depends only on the message's best levels, not on the accumulator, so it is built
+    ahead of the accumulator in four clocks (the four compares, their terms, two sums,
+    their difference). Every instrument's accumulator then computes its own next
+    value from the registered e, with one carry chain (:func:`hean_hw.arith.decay_add`),
+    and only the message's instrument is written: the read-modify-write loop has no
+    multiplexer and no compare in it, so consecutive messages of one instrument still go
+    back to back. The accumulator is read a clock after it is written.
     """
 
-    latency = 2
+    latency = 6
 
     def __init__(self, N: int, ofi_shift: int) -> None:
         self.N = N
@@ -56,36 +60,64 @@ class Ofi(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        acc = Array(Signal(signed(64), name=f"ofi_{i}") for i in range(self.N))
+        N, en = self.N, self.en
+        acc = [Signal(signed(64), name=f"ofi_{i}") for i in range(N)]
 
-        # clock 1: e, registered; each term is a 32-bit size or 0, the sum fits in 35 bits
-        event = Signal(signed(35))
-        valid, good, inst = Signal(), Signal(), Signal(8)
-        with m.If(self.en):
-            m.d.sync += [
-                event.eq(
-                    Mux(self.i_pb2 >= self.i_pb, self.i_qb2, 0)
-                    - Mux(self.i_pb2 <= self.i_pb, self.i_qb, 0)
-                    - Mux(self.i_pa2 <= self.i_pa, self.i_qa2, 0)
-                    + Mux(self.i_pa2 >= self.i_pa, self.i_qa, 0)
-                ),
-                valid.eq(self.i_valid),
-                good.eq(self.i_good),
-                inst.eq(self.i_instrument),
-            ]
+        def stage(values: dict[str, object], shapes: dict[str, object], tag: str) -> dict:
+            regs = {k: Signal(shapes.get(k, 1), name=f"{tag}_{k}") for k in values}
+            with m.If(en):
+                m.d.sync += [regs[k].eq(v) for k, v in values.items()]
+            return regs
 
-        # clock 2: the accumulator's read-modify-write
-        now = Signal(signed(64))
-        m.d.comb += now.eq(acc[inst])
-        nxt = Signal(signed(64))
-        m.d.comb += nxt.eq(now - (now >> self.ofi_shift) + event)
-        for i in range(self.N):
-            with m.If(self.en & valid & good & (inst == i)):
-                m.d.sync += acc[i].eq(nxt)
-        with m.If(self.en):
+        ctl = {"valid": self.i_valid, "good": self.i_good, "inst": self.i_instrument}
+        shapes = {"inst": 8}
+        # clock 1: the four compares; clock 2: the four terms, each a 32-bit size or 0
+        q = stage(
+            {
+                **ctl,
+                "k1": self.i_pb2 >= self.i_pb,
+                "k2": self.i_pb2 <= self.i_pb,
+                "k3": self.i_pa2 <= self.i_pa,
+                "k4": self.i_pa2 >= self.i_pa,
+                "qb": self.i_qb,
+                "qa": self.i_qa,
+                "qb2": self.i_qb2,
+                "qa2": self.i_qa2,
+            },
+            {**shapes, "qb": 32, "qa": 32, "qb2": 32, "qa2": 32},
+            "q",
+        )
+        ctl = {k: q[k] for k in ("valid", "good", "inst")}
+        t = stage(
+            {
+                **ctl,
+                "t1": Mux(q["k1"], q["qb2"], 0),
+                "t2": Mux(q["k2"], q["qb"], 0),
+                "t3": Mux(q["k3"], q["qa2"], 0),
+                "t4": Mux(q["k4"], q["qa"], 0),
+            },
+            {**shapes, "t1": 32, "t2": 32, "t3": 32, "t4": 32},
+            "t",
+        )
+        # clock 3: what e adds and what it takes away; clock 4: e (fits in 35 bits)
+        ctl = {k: t[k] for k in ("valid", "good", "inst")}
+        u = stage({**ctl, "plus": t["t1"] + t["t4"], "minus": t["t2"] + t["t3"]},
+                  {**shapes, "plus": 33, "minus": 33}, "u")  # fmt: skip
+        ctl = {k: u[k] for k in ("valid", "good", "inst")}
+        e = stage({**ctl, "event": u["plus"] - u["minus"]}, {**shapes, "event": signed(35)}, "e")
+
+        # clock 5: every accumulator's next value; the message's instrument's is kept
+        for i in range(N):
+            with m.If(en & e["valid"] & e["good"] & (e["inst"] == i)):
+                m.d.sync += acc[i].eq(decay_add(acc[i], self.ofi_shift, e["event"]))
+        ctl = {k: e[k] for k in ("valid", "good", "inst")}
+        r = stage({**ctl, "event": e["event"]}, {**shapes, "event": signed(35)}, "r")
+
+        # clock 6: the accumulator read after its write
+        with m.If(en):
             m.d.sync += [
-                self.o_valid.eq(valid),
-                self.o_ofi.eq(Mux(good, nxt, now)),
-                self.o_event.eq(Mux(good, event, 0)),
+                self.o_valid.eq(r["valid"]),
+                self.o_ofi.eq(pick([r["inst"] == i for i in range(N)], acc)),
+                self.o_event.eq(Mux(r["good"], r["event"], 0)),
             ]
         return m

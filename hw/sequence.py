@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from hean_hw.arith import pick
 
 
 class Sequence(wiring.Component):
@@ -31,9 +33,12 @@ class Sequence(wiring.Component):
     i_clear_both : In(1)
         The message is a CLEAR with side 2.
     o_valid, o_gap, o_jump : Out(1)
-        One cycle later: the instrument's gap flag after the message (its current flag
-        for a bad one) and whether this message was a discontinuity (for the counter).
+        :attr:`latency` (2) cycles later: the instrument's gap flag after the message (its
+        current flag for a bad one) and whether this message was a discontinuity (for the
+        counter).
     """
+
+    latency = 2
 
     def __init__(self, N: int) -> None:
         self.N = N
@@ -53,29 +58,38 @@ class Sequence(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        has = Array(Signal(name=f"has_{i}") for i in range(self.N))
-        last = Array(Signal(32, name=f"last_{i}") for i in range(self.N))
-        gap = Array(Signal(name=f"gap_{i}") for i in range(self.N))
-        inst = self.i_instrument
+        N, en = self.N, self.en
+        has = [Signal(name=f"has_{i}") for i in range(N)]
+        expected = [Signal(32, name=f"expected_{i}") for i in range(N)]  # last seq + 1
+        gap = [Signal(name=f"gap_{i}") for i in range(N)]
+        write = self.i_valid & self.i_good
 
-        expected = Signal(32)
-        m.d.comb += expected.eq(last[inst] + 1)  # wraps at 2**32 by width
-        jump = Signal()
-        m.d.comb += jump.eq(has[inst] & (self.i_seq != expected))
-        gap_next = Signal()
-        m.d.comb += gap_next.eq((gap[inst] | jump) & ~self.i_clear_both)
-        write = Signal()
-        m.d.comb += write.eq(self.en & self.i_valid & self.i_good)
-
-        for i in range(self.N):
-            with m.If(write & (inst == i)):
-                m.d.sync += [has[i].eq(1), last[i].eq(self.i_seq), gap[i].eq(gap_next)]
-        with m.If(self.en):
+        # clock 1: each instrument checks the message against the seq it expects (stored
+        # as last + 1, so no adder sits in the loop); the message's instrument is written
+        jumps = []
+        for i in range(N):
+            jump = Signal(name=f"jump_{i}")
+            m.d.comb += jump.eq(has[i] & (self.i_seq != expected[i]))
+            jumps.append(jump)
+            with m.If(en & write & (self.i_instrument == i)):
+                m.d.sync += [
+                    has[i].eq(1),
+                    expected[i].eq(self.i_seq + 1),  # wraps at 2**32 by width
+                    gap[i].eq((gap[i] | jump) & ~self.i_clear_both),
+                ]
+        sel = [self.i_instrument == i for i in range(N)]
+        valid, inst, jumped = Signal(), Signal(8), Signal()
+        with m.If(en):
             m.d.sync += [
-                self.o_valid.eq(self.i_valid),
-                self.o_gap.eq(gap_next),
-                self.o_jump.eq(jump & self.i_good),
+                valid.eq(self.i_valid),
+                inst.eq(self.i_instrument),
+                jumped.eq(write & pick(sel, jumps)),
             ]
-            with m.If(~self.i_good):
-                m.d.sync += self.o_gap.eq(gap[inst])
+        # clock 2: the instrument's gap flag read after the write (unchanged for a bad one)
+        with m.If(en):
+            m.d.sync += [
+                self.o_valid.eq(valid),
+                self.o_gap.eq(pick([inst == i for i in range(N)], gap)),
+                self.o_jump.eq(jumped),
+            ]
         return m

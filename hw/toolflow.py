@@ -199,20 +199,32 @@ def yosys(d: Path, script: str, step: Step, name: str) -> None:
         )
 
 
+#: Yosys 0.70's synth_ecp5 maps LUTs with abc9 only; on this core abc9 fails internal
+#: assertions (abc_ops_reintegrate.cc, rtlil.cc). The default flow runs synth_ecp5 up to
+#: its LUT mapping, maps with classic ABC (4-input LUTs, wider ones from PFU muxes), and
+#: runs the rest of synth_ecp5 after it.
+ECP5_SYNTH_ABC = (
+    "synth_ecp5 -top hl2_top -run :map_luts; "
+    "techmap -map +/lattice/latches_map.v; abc -lut 4:7 -dress; clean; "
+    "synth_ecp5 -top hl2_top -run map_cells: -json hl2_top.json"
+)
+ECP5_SYNTH_ABC9 = "synth_ecp5 -top hl2_top -json hl2_top.json"
+
+
 def ecp5_flow(
     d: Path, step: Step, *, speed: int, freq: float, seed: int, router: str, abc9: bool = False
 ) -> dict:
     """``d/hl2_top.v`` to ``d/hl2_top.bit`` (LFE5U-85F); the figures of nextpnr's report.
 
     Timing that misses ``freq`` is reported (``timing_met`` false), not an error.
-    ``abc9`` selects ``synth_ecp5 -abc9`` (timing-driven mapping); the default is plain
-    ABC, because Yosys 0.70's abc9 fails an internal assertion on the K=32 N=4 top.
+    ``abc9`` selects Yosys' own synth_ecp5 (abc9, timing-driven LUT mapping); the default
+    is :data:`ECP5_SYNTH_ABC`, because abc9 fails internal assertions on this core.
     """
     require(reports.ECP5_TARGET)
     for stale in ("hl2_top.json", "hl2_top.config", "report.json", "hl2_top.bit"):
         (d / stale).unlink(missing_ok=True)
-    synth = "synth_ecp5 -abc9" if abc9 else "synth_ecp5"
-    yosys(d, f"read_verilog hl2_top.v; {synth} -top hl2_top -json hl2_top.json", step, "synth_ecp5")
+    synth = ECP5_SYNTH_ABC9 if abc9 else ECP5_SYNTH_ABC
+    yosys(d, f"read_verilog hl2_top.v; {synth}", step, "synth_ecp5")
     pnr = ["--85k", "--package", reports.ECP5_PACKAGE, "--speed", str(speed)]
     pnr += ["--freq", f"{freq:g}", "--seed", str(seed), "--router", router]
     pnr += ["--json", "hl2_top.json", "--textcfg", "hl2_top.config", "--report", "report.json"]
@@ -245,18 +257,31 @@ def ecp5_flow(
     }
 
 
-def xc7_flow(d: Path, step: Step) -> dict:
+#: synth_xilinx maps LUTs with abc9 only, which has the same trouble on this core as on
+#: ECP5; the default runs synth_xilinx around a classic ABC mapping to 6-input LUTs and
+#: then the rest of its LUT step (shift registers, LUT cells, flip-flop options).
+XC7_SYNTH = "synth_xilinx -family xc7 -flatten -top hl2_top"
+XC7_SYNTH_ABC = (
+    f"{XC7_SYNTH} -run :map_luts; opt_expr -mux_undef -noclkinv; abc -lut 6; clean; "
+    "xilinx_srl -fixed -minlen 3; "
+    "techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6; "
+    f"xilinx_dffopt; opt_lut_ins -tech xilinx; {XC7_SYNTH} -run finalize:"
+)
+
+
+def xc7_flow(d: Path, step: Step, *, abc9: bool = False) -> dict:
     """``d/hl2_top.v`` through ``synth_xilinx``; Zynq-7020 utilization (no timing)."""
     require(reports.XC7_TARGET)
     (d / "stat.json").unlink(missing_ok=True)
+    synth = XC7_SYNTH if abc9 else XC7_SYNTH_ABC
     script = (
-        "read_verilog hl2_top.v; synth_xilinx -family xc7 -flatten -top hl2_top; "
-        "tee -q -o stat.json stat -json; tee -q -o stat.txt stat"
+        f"read_verilog hl2_top.v; {synth}; tee -q -o stat.json stat -json; tee -q -o stat.txt stat"
     )
     yosys(d, script, step, "synth_xilinx")
     cells = reports.yosys_cell_counts(json.loads((d / "stat.json").read_text()))
     use = reports.xc7_utilization(cells)
     return {
+        "synth": synth,
         "fmax_mhz": None,
         "target_mhz": None,
         "timing_met": None,

@@ -82,7 +82,7 @@ def test_top_matches_the_mirror_over_axi(seed: int, idle: float, stall: float, c
     )
     assert (cuts > 0) == (cut > 0)
     kept_msgs = np.frombuffer(b"".join(kept), dtype=MSG_DTYPE)
-    top = HL2Top(PARAMS, build_id=0xC0FFEE00 + seed, fifo_depth=32)
+    top = HL2Top(PARAMS, build_id=0xC0FFEE00 + seed, fifo_depth=40)
     got, regs = run(top, beats, len(kept), idle=idle, stall=stall, seed=seed)
 
     mirror = Mirror(PARAMS)
@@ -103,7 +103,7 @@ def test_top_matches_the_mirror_over_axi(seed: int, idle: float, stall: float, c
 
 
 def test_latency_from_last_input_beat_to_first_output_beat() -> None:
-    top = HL2Top(PARAMS, fifo_depth=32)
+    top = HL2Top(PARAMS, fifo_depth=40)
     msgs = adversarial_stream(4, 3, instruments=2, N=2)
     raw = msgs.tobytes()
     measured = []
