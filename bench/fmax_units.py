@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
 
 from hean.wire import Params
@@ -71,7 +71,7 @@ class Harness(Elaboratable):
         m.submodules.dut = dut = self.dut
         ins, outs = [], []
         for _, member, value in dut.signature.flatten(dut):
-            (ins if member.flow == wiring.In else outs).append(value)
+            (ins if member.flow == wiring.In else outs).append(Value.cast(value))
         width = sum(len(v) for v in ins)
         chain = Signal(max(width, 1))
         m.d.sync += chain.eq(Cat(self.din, chain[:-1]))
@@ -132,6 +132,9 @@ def main() -> None:
             rows.append(measure(name, sizes, args.freq, args.seed))
         except tf.ToolError as exc:
             print(f"{name}: {exc}", file=sys.stderr)
+            continue
+        r = rows[-1]
+        print(f"  {r['unit']}: {r['fmax_mhz']:.1f} MHz", file=sys.stderr, flush=True)
     print(f"| unit | Fmax MHz (target {args.freq:g}) | critical path | LUT4 | FF |")
     print("|---|---|---|---|---|")
     for r in rows:
