@@ -1,0 +1,131 @@
+"""Domain types of the trading core: small, immutable, prices in ticks and sizes in lots.
+
+Prices and sizes stay integers (the instrument's ticks and lots, as in HL2) everywhere
+inside HEAN; :class:`InstrumentSpec` converts to and from decimals at the edges (the
+exchange adapter, reports), exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+from hean.feeds.sidecar import Instrument
+
+
+class Side(enum.Enum):
+    """Order or fill side, spelled as Bybit spells it."""
+
+    BUY = "Buy"
+    SELL = "Sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentSpec:
+    """An instrument's id, symbol and steps, with exact conversions.
+
+    Raises
+    ------
+    ValueError
+        From the converters, for a decimal that is not a whole number of steps.
+    """
+
+    id: int
+    symbol: str
+    tick: Decimal
+    lot: Decimal
+
+    @classmethod
+    def from_sidecar(cls, inst: Instrument) -> InstrumentSpec:
+        return cls(inst.id, inst.symbol, inst.tick_decimal, inst.lot_decimal)
+
+    def price(self, ticks: int) -> Decimal:
+        return ticks * self.tick
+
+    def qty(self, lots: int) -> Decimal:
+        return lots * self.lot
+
+    def ticks(self, price: Decimal | str) -> int:
+        return _units(Decimal(price), self.tick, f"{self.symbol} price")
+
+    def lots(self, qty: Decimal | str) -> int:
+        return _units(Decimal(qty), self.lot, f"{self.symbol} size")
+
+    @property
+    def unit_value(self) -> Decimal:
+        """Quote currency of one tick on one lot (the unit of PnL inside HEAN)."""
+        return self.tick * self.lot
+
+
+def _units(value: Decimal, step: Decimal, what: str) -> int:
+    units = value / step
+    if units != units.to_integral_value():
+        raise ValueError(f"{what} {value} is not a multiple of {step}")
+    return int(units)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A strategy's wish to trade: which way, how strongly, and why."""
+
+    ts_ns: int
+    instrument: int
+    side: Side
+    strength: float
+    price_ticks: int
+    strategy: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order the risk governor let through, not yet sent.
+
+    ``price_ticks`` None is a market order. ``link_id`` is the idempotency key
+    (Bybit's ``orderLinkId``, at most 36 characters).
+    """
+
+    ts_ns: int
+    instrument: int
+    side: Side
+    qty_lots: int
+    price_ticks: int | None
+    strategy: str
+    link_id: str
+    reduce_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.qty_lots <= 0:
+            raise ValueError(f"order size must be at least one lot, got {self.qty_lots}")
+        if self.price_ticks is not None and self.price_ticks <= 0:
+            raise ValueError(f"limit price must be positive, got {self.price_ticks} ticks")
+        if not 0 < len(self.link_id) <= 36:
+            raise ValueError(f"orderLinkId must be 1..36 characters, got {self.link_id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """An execution: size, price, fee (quote currency, paid > 0) and who provided liquidity."""
+
+    ts_ns: int
+    instrument: int
+    side: Side
+    qty_lots: int
+    price_ticks: int
+    fee: Decimal
+    link_id: str
+    maker: bool
+
+    def __post_init__(self) -> None:
+        if self.qty_lots <= 0 or self.price_ticks <= 0:
+            raise ValueError(f"a fill has a positive size and price, got {self}")
