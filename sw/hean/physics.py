@@ -14,12 +14,13 @@ return size (``ref_return``) and ``W`` the window:
   outer two open): 0 when every return falls in one bin (a still or a steadily
   trending market), 1 when they spread evenly over all of them (chop);
 - **phase**, from the trend ``z = sum(r) / (max(sd(r), r_ref / 10) * sqrt(W))`` (a
-  t-statistic of the drift, the floor keeping a perfectly steady drift a trend) and
-  the flow imbalance ``f = (buy - sell) / (buy + sell)`` of the trade-flow accumulators:
-  ``z >= z_trend`` is *markup*, ``z <= -z_trend`` *markdown*; otherwise the market ranges, and buying into it (``f > 0``) is *accumulation*, selling
-  *distribution*. The confidence is ``min(1, |z| / (2 z_trend))`` for a trend (1 at
-  twice the threshold) and ``|f| * (1 - |z| / z_trend)`` in a range; "unknown" with
-  confidence 0 until the window is full.
+  t-statistic of the drift; the floor keeps a perfectly steady drift a trend) and the
+  flow imbalance ``f = (buy - sell) / (buy + sell)`` of the trade-flow accumulators.
+  ``z >= z_trend`` is *markup* and ``z <= -z_trend`` *markdown*. Otherwise the market
+  ranges: buying into it (``f >= 0``) is *accumulation*, selling *distribution*. The
+  confidence is ``min(1, |z| / (2 z_trend))`` for a trend (1 at twice the threshold)
+  and ``|f| * (1 - |z| / z_trend)`` in a range; "unknown" with confidence 0 until the
+  window is full.
 """
 
 from __future__ import annotations
