@@ -76,7 +76,7 @@ def _units(value: Decimal, step: Decimal, what: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """A strategy's wish to trade: which way, how strongly, and why."""
+    """A strategy's wish to trade: which way, how strongly, why, and its exits in bps."""
 
     ts_ns: int
     instrument: int
@@ -85,6 +85,8 @@ class Signal:
     price_ticks: int
     strategy: str
     reason: str
+    take_profit_bps: float = 0.0
+    stop_loss_bps: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hean.wire import Status
+from hean.wire import REC_DTYPE, Status
 
 
 @dataclass(frozen=True)
@@ -64,16 +64,50 @@ class PhysicsState:
     samples: int
 
 
+_END = int(Status.END)
+_ONE_SIDED = int(Status.BID_EMPTY | Status.ASK_EMPTY)
+_F = {name: k for k, name in enumerate(REC_DTYPE.names or ())}
+_STATUS, _BID, _ASK = _F["status"], _F["bid_px"], _F["ask_px"]
+_BUY, _SELL, _TS = _F["buy_flow"], _F["sell_flow"], _F["recv_ts_ns"]
+
+
 class Physics:
-    """Temperature, entropy and phase of one instrument, fed record by record."""
+    """Temperature, entropy and phase of one instrument, fed record by record.
+
+    The window's sums (of r, of r squared, and the entropy bins' counts) are kept
+    up to date as returns come and go, so a reading costs O(bins), not O(window).
+    """
 
     def __init__(self, config: PhysicsConfig | None = None) -> None:
-        self.config = config or PhysicsConfig()
-        self._returns: deque[float] = deque(maxlen=self.config.window)
+        c = self.config = config or PhysicsConfig()
+        self._returns: deque[float] = deque()
+        self._bins: deque[int] = deque()
+        self._counts = [0] * c.bins
+        self._s1 = self._s2 = 0.0
+        self._since_exact = 0
         self._bucket: int | None = None
         self._last_mid: float | None = None  # last mid of the bucket being filled
         self._prev_mid: float | None = None  # last mid of the previous bucket
         self._buy = self._sell = 0
+
+    def _push(self, r: float) -> None:
+        c = self.config
+        k = min(max(round(r / c.ref_return) + c.bins // 2, 0), c.bins - 1)
+        self._returns.append(r)
+        self._bins.append(k)
+        self._counts[k] += 1
+        self._s1 += r
+        self._s2 += r * r
+        if len(self._returns) > c.window:
+            old = self._returns.popleft()
+            self._counts[self._bins.popleft()] -= 1
+            self._s1 -= old
+            self._s2 -= old * old
+        self._since_exact += 1
+        if self._since_exact >= c.window:  # no drift of the running sums over a long run
+            self._s1 = math.fsum(self._returns)
+            self._s2 = math.fsum(x * x for x in self._returns)
+            self._since_exact = 0
 
     def update(self, ts_ns: int, mid: float, buy_flow: int, sell_flow: int) -> None:
         """Take one END record's mid price (any unit) and flow accumulators at ``ts_ns``."""
@@ -85,42 +119,42 @@ class Physics:
             self._bucket = bucket
         elif bucket != self._bucket:
             if self._prev_mid is not None and self._last_mid is not None:
-                self._returns.append(math.log(self._last_mid / self._prev_mid))
+                self._push(math.log(self._last_mid / self._prev_mid))
             self._prev_mid = self._last_mid
             self._bucket = bucket
         if self._prev_mid is None and self._last_mid is None:
             self._prev_mid = mid
         self._last_mid = mid
 
-    def update_record(self, rec: np.void, tick: float = 1.0) -> None:
-        """:meth:`update` from a feature record (END records with a two-sided book only)."""
-        status = int(rec["status"])
-        if not status & Status.END or status & (Status.BID_EMPTY | Status.ASK_EMPTY):
-            return
-        mid = (int(rec["bid_px"]) + int(rec["ask_px"])) * tick / 2
-        self.update(int(rec["recv_ts_ns"]), mid, int(rec["buy_flow"]), int(rec["sell_flow"]))
+    def update_row(self, row: tuple) -> None:
+        """:meth:`update` from a record as a tuple (``rec.item()``): END, two-sided only."""
+        status = row[_STATUS]
+        if status & _END and not status & _ONE_SIDED:
+            self.update(row[_TS], (row[_BID] + row[_ASK]) / 2, row[_BUY], row[_SELL])
+
+    def update_record(self, rec: np.void) -> None:
+        """:meth:`update_row` from a feature record."""
+        self.update_row(rec.item())
 
     def state(self) -> PhysicsState:
         """The current reading."""
         c = self.config
-        r = np.fromiter(self._returns, dtype=float)
+        n = len(self._returns)
         total = self._buy + self._sell
         flow = 0.0 if total == 0 else (self._buy - self._sell) / total
-        if len(r) < c.window:
-            return PhysicsState(0.0, 0.0, "unknown", 0.0, 0.0, flow, len(r))
-        ke = float(np.mean(r * r))
+        if n < c.window:
+            return PhysicsState(0.0, 0.0, "unknown", 0.0, 0.0, flow, n)
+        ke = max(self._s2 / n, 0.0)
         temperature = ke / (ke + c.ref_return**2)
-        x = np.clip(np.rint(r / c.ref_return) + c.bins // 2, 0, c.bins - 1).astype(int)
-        p = np.bincount(x, minlength=c.bins) / len(x)
-        p = p[p > 0]
-        entropy = float(-(p * np.log(p)).sum() / math.log(c.bins))
+        entropy = -sum(k / n * math.log(k / n) for k in self._counts if k) / math.log(c.bins)
+        mean = self._s1 / n
         # a floor under sd, so that a perfectly steady drift counts as the trend it is
-        sd = max(float(r.std()), c.ref_return / 10)
-        z = float(r.sum() / (sd * math.sqrt(len(r))))
+        sd = max(math.sqrt(max(ke - mean * mean, 0.0)), c.ref_return / 10)
+        z = self._s1 / (sd * math.sqrt(n))
         if z >= c.z_trend or z <= -c.z_trend:
             phase = "markup" if z > 0 else "markdown"
             conf = min(1.0, abs(z) / (2 * c.z_trend))
         else:
             phase = "accumulation" if flow >= 0 else "distribution"
             conf = abs(flow) * (1 - abs(z) / c.z_trend)
-        return PhysicsState(temperature, entropy, phase, conf, z, flow, len(r))
+        return PhysicsState(temperature, max(entropy, 0.0), phase, conf, z, flow, n)

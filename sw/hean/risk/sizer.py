@@ -43,6 +43,9 @@ class SizerConfig:
             raise ValueError("sizer.min_mult must not exceed sizer.max_mult")
 
 
+_DEFAULT = SizerConfig()
+
+
 @dataclass(frozen=True)
 class Sizing:
     """A size and the factors that made it (for logs and reports)."""
@@ -94,7 +97,7 @@ def size(
     ValueError
         If ``price`` is not positive or ``equity`` or ``volatility`` is negative.
     """
-    c = config or SizerConfig()
+    c = config or _DEFAULT
     if not price > 0 or equity < 0 or volatility < 0:
         raise ValueError(f"bad sizing inputs: price {price}, equity {equity}, vol {volatility}")
     f_phase = phase_mult(buy, phase)

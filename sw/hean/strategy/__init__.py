@@ -1,0 +1,1 @@
+"""Strategies: the impulse engine and its filters."""
