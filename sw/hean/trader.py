@@ -1,5 +1,9 @@
 """The decision path: feature record -> physics -> impulse -> risk -> order request.
 
+Trades of the HL2 stream feed the trade-flow analyzer and the volume profile
+(:meth:`Trader.on_trade`); the mid of every END record feeds the flash-crash detector,
+which halts new entries while a crash is on.
+
 :class:`Trader` wires the pieces into one :class:`hean.bus.FastPath`: a record goes in,
 and an :class:`~hean.domain.OrderRequest` comes out, or nothing, in the caller's thread,
 with no queue in between. Risk transitions go to ``on_event`` (the event bus's
@@ -15,13 +19,20 @@ import numpy as np
 
 from hean.bus import FastPath
 from hean.domain import InstrumentSpec, OrderRequest, Signal
+from hean.micro.flash_crash import FlashCrashDetector
+from hean.micro.trade_flow import TradeFlow
+from hean.micro.volume_profile import VolumeProfile
 from hean.physics import Physics, PhysicsConfig
 from hean.risk.governor import RiskGovernor
 from hean.risk.sizer import size
 from hean.strategy.impulse import ImpulseEngine
-from hean.wire import REC_DTYPE
+from hean.wire import REC_DTYPE, Status
 
-_INST = (REC_DTYPE.names or ()).index("instrument")
+_F = {name: k for k, name in enumerate(REC_DTYPE.names or ())}
+_INST, _STATUS, _TS = _F["instrument"], _F["status"], _F["recv_ts_ns"]
+_BID, _ASK = _F["bid_px"], _F["ask_px"]
+_END = int(Status.END)
+_ONE_SIDED = int(Status.BID_EMPTY | Status.ASK_EMPTY)
 
 
 class Trader:
@@ -57,20 +68,42 @@ class Trader:
         self._steps = {i: (float(sp.tick), float(sp.lot)) for i, sp in instruments.items()}
         self.physics_config = physics or PhysicsConfig()
         self.physics = {i: Physics(self.physics_config) for i in instruments}
+        self.flow = {i: TradeFlow() for i in instruments}
+        self.profiles = {i: VolumeProfile() for i in instruments}
+        self.crash = {i: FlashCrashDetector() for i in instruments}
+        self._traded: set[int] = set()  # instruments whose trades are fed
         self._ids = itertools.count(1)
         self.path = FastPath(self._signal, self._order, sink=sink)
+
+    def on_trade(self, instrument: int, ts_ns: int, buy: bool, qty: int, price: int) -> None:
+        """A trade from the HL2 stream: the trade-flow analyzer and the volume profile."""
+        if instrument in self.flow:
+            self._traded.add(instrument)
+            self.flow[instrument].add(ts_ns, buy, qty, price)
+            self.profiles[instrument].add(ts_ns, price, qty, buy)
 
     def on_record(self, rec: np.void) -> OrderRequest | None:
         """One feature record through the whole decision path."""
         row = rec.item()  # plain Python values: far cheaper to read than numpy scalars
-        ph = self.physics.get(row[_INST])
+        inst = row[_INST]
+        ph = self.physics.get(inst)
         if ph is None:
             return None
         ph.update_row(row)
+        status = row[_STATUS]
+        if status & _END and not status & _ONE_SIDED:
+            crash = self.crash[inst]
+            crash.update(row[_TS], (row[_BID] + row[_ASK]) / 2)
+            if crash.halted(row[_TS]):
+                self.engine.rejected["flash crash"] += 1
+                return None
         return self.path(row)
 
     def _signal(self, row: tuple) -> Signal | None:
-        return self.engine.on_row(row, self.physics[row[_INST]])
+        inst = row[_INST]
+        ratio = self.flow[inst].flow_ratio(row[_TS]) if inst in self._traded else None
+        profile = self.profiles[inst] if inst in self._traded else None
+        return self.engine.on_row(row, self.physics[inst], ratio, profile)
 
     def _order(self, sig: Signal) -> OrderRequest | None:
         tick, lot = self._steps[sig.instrument]

@@ -78,3 +78,34 @@ def test_the_bench_reports_its_figures() -> None:
     r = run(5_000, impulse=ImpulseConfig(physics_filter=False))
     assert r.n == 5_000 and 0 < r.p50_us <= r.p99_us <= r.max_us
     assert set(r.as_dict()) >= {"n", "p50_us", "p99_us", "max_us"}
+
+
+def test_a_crash_halts_entries_for_the_halt_time() -> None:
+    g = RiskGovernor()
+    g.on_equity(0, 100_000.0)
+    trader, orders = make(g)
+    recs = squeeze(200)
+    for rec in recs[:100]:
+        trader.on_record(rec)
+    n = len(orders)
+    crash = recs[100].copy()
+    crash["bid_px"], crash["ask_px"] = (
+        int(recs[99]["bid_px"] * 0.93),
+        int(recs[99]["bid_px"] * 0.93) + 1,
+    )
+    trader.on_record(crash)  # 7 % down within a second
+    assert trader.engine.rejected["flash crash"] == 1
+    for rec in recs[101:150]:  # within the next 60 s: no new entries
+        assert trader.on_record(rec) is None
+    assert len(orders) == n and trader.crash[0].events[0].move < -0.05
+
+
+def test_fed_trades_drive_the_flow_filter() -> None:
+    g = RiskGovernor()
+    g.on_equity(0, 100_000.0)
+    trader, orders = make(g)
+    for k, rec in enumerate(squeeze()):
+        trader.on_trade(0, k * S, buy=False, qty=50, price=int(rec["bid_px"]))  # sellers
+        trader.on_trade(0, k * S, buy=True, qty=10, price=int(rec["ask_px"]))
+        trader.on_record(rec)
+    assert orders == [] and trader.engine.rejected["flow against"] > 50

@@ -20,9 +20,9 @@ and OFI accumulator point the same way (buy: all positive), with the spread at m
    ``1 - min_up_probability``;
 6. a per-instrument **cooldown** of ``cooldown_ns`` between signals.
 
-Every refusal is counted by reason in :attr:`ImpulseEngine.rejected`. The volume-
-profile boost of the seeds needs the volume profile, which is not built yet; until then
-strength is the imbalance alone.
+Every refusal is counted by reason in :attr:`ImpulseEngine.rejected`. A signal's
+strength is the imbalance, scaled by the volume profile's confidence when one is given
+(a breakout of the value area 1.2, inside it 0.8).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import numpy as np
 
 from hean import features as fv
 from hean.domain import Side, Signal
+from hean.micro.volume_profile import VolumeProfile
 from hean.physics import Physics, PhysicsState
 from hean.wire import REC_DTYPE, Status
 
@@ -120,8 +121,19 @@ class ImpulseEngine:
         """
         return self.on_row(rec.item(), physics)
 
-    def on_row(self, row: tuple, physics: PhysicsState | Physics) -> Signal | None:
-        """:meth:`on_record` for a record as a tuple (``rec.item()``): the fast path."""
+    def on_row(
+        self,
+        row: tuple,
+        physics: PhysicsState | Physics,
+        flow_ratio: float | None = None,
+        profile: VolumeProfile | None = None,
+    ) -> Signal | None:
+        """:meth:`on_record` for a record as a tuple (``rec.item()``): the fast path.
+
+        ``flow_ratio`` is the trade-flow analyzer's 10 s ratio when trades are fed (else
+        the record's decayed accumulators give it); ``profile`` scales the signal's
+        strength by :meth:`~hean.micro.volume_profile.VolumeProfile.confidence`.
+        """
         c = self.config
         status = row[_STATUS]
         if not status & _END or status & _NOT_TRADABLE:
@@ -141,8 +153,10 @@ class ImpulseEngine:
             return self._refuse("volatility")
         if c.physics_filter and (reason := self._physics(buy, ph)):
             return self._refuse(reason)
-        b_flow, s_flow = row[_BUY], row[_SELL]
-        ratio = b_flow / s_flow if s_flow else (math.inf if b_flow else 1.0)
+        ratio = flow_ratio
+        if ratio is None:
+            b_flow, s_flow = row[_BUY], row[_SELL]
+            ratio = b_flow / s_flow if s_flow else (math.inf if b_flow else 1.0)
         if ratio < c.flow_block_below if buy else ratio > c.flow_widen_above:
             return self._refuse("flow against")
         if status & (_ICE_ASK if buy else _ICE_BID):
@@ -161,8 +175,10 @@ class ImpulseEngine:
         self.last_physics = ph  # the reading the signal was taken on (the sizer's input)
         widen = ratio > c.flow_widen_above if buy else ratio < c.flow_block_below
         tp = c.take_profit_bps * (c.widen_factor if widen else 1.0)
-        return Signal(ts, inst, Side.BUY if buy else Side.SELL, abs(imb), ask if buy else bid,
-                      self.name, f"impulse imb {imb:+.2f}", tp, c.stop_loss_bps)  # fmt: skip
+        price = ask if buy else bid
+        strength = abs(imb) * (profile.confidence(buy, price) if profile is not None else 1.0)
+        return Signal(ts, inst, Side.BUY if buy else Side.SELL, strength, price, self.name,
+                      f"impulse imb {imb:+.2f}", tp, c.stop_loss_bps)  # fmt: skip
 
     def _physics(self, buy: bool, ph: PhysicsState) -> str | None:
         c = self.config

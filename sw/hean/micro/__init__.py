@@ -1,0 +1,1 @@
+"""Software-only microstructure: volume profile, trade-flow analyzer, flash-crash detector."""

@@ -1,0 +1,74 @@
+"""The flash-crash detector: a move of more than 5 % within 10 s halts new entries.
+
+Each mid price is kept for ``window_ns``. When the largest move from a price in the
+window to the current one exceeds ``move`` (5 %), entries halt for ``halt_ns``; if the
+price has also come back by ``recovery`` (3 %) of the starting price from the window's
+extreme, the event is a *flash* crash (or spike), the seeds' signature. Halts extend
+while the condition holds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FlashCrashConfig:
+    window_ns: int = 10_000_000_000  # seed: < 10 s
+    move: float = 0.05  # seed: > 5 %
+    recovery: float = 0.03  # seed: 3 % recovery
+    halt_ns: int = 60_000_000_000  # ours: a minute without new entries
+
+    def __post_init__(self) -> None:
+        if self.window_ns <= 0 or self.halt_ns < 0 or not 0 < self.recovery < self.move < 1:
+            raise ValueError("flash crash: window_ns > 0, halt_ns >= 0, 0 < recovery < move < 1")
+
+
+@dataclass(frozen=True)
+class CrashEvent:
+    ts_ns: int
+    move: float  # signed, from the window's start to its extreme
+    flash: bool  # recovered by at least ``recovery``
+
+
+class FlashCrashDetector:
+    """Mid prices in; :meth:`halted` says whether new entries must wait."""
+
+    def __init__(self, config: FlashCrashConfig | None = None) -> None:
+        self.config = config or FlashCrashConfig()
+        self._prices: deque[tuple[int, float]] = deque()
+        self._lo: deque[tuple[int, float]] = deque()  # increasing prices: the window's min first
+        self._hi: deque[tuple[int, float]] = deque()  # decreasing prices: the window's max first
+        self.halt_until = -1
+        self.events: list[CrashEvent] = []
+
+    def update(self, ts_ns: int, price: float) -> CrashEvent | None:
+        c = self.config
+        self._prices.append((ts_ns, price))
+        while self._lo and self._lo[-1][1] >= price:
+            self._lo.pop()
+        self._lo.append((ts_ns, price))
+        while self._hi and self._hi[-1][1] <= price:
+            self._hi.pop()
+        self._hi.append((ts_ns, price))
+        oldest = ts_ns - c.window_ns
+        for q in (self._prices, self._lo, self._hi):
+            while q[0][0] < oldest:
+                q.popleft()
+        start, lo, hi = self._prices[0][1], self._lo[0][1], self._hi[0][1]
+        down, up = (start - lo) / start, (hi - start) / start
+        if max(down, up) <= c.move:
+            return None
+        if down >= up:
+            move, flash = -down, (price - lo) / start >= c.recovery
+        else:
+            move, flash = up, (hi - price) / start >= c.recovery
+        event = CrashEvent(ts_ns, move, flash)
+        if ts_ns > self.halt_until:
+            self.events.append(event)  # a new event, not the same one held open
+        self.halt_until = ts_ns + c.halt_ns
+        return event
+
+    def halted(self, ts_ns: int) -> bool:
+        return ts_ns <= self.halt_until
