@@ -15,7 +15,9 @@ def test_bench_fastpath_json(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["bench", "fastpath", "--decisions", "100000", "--json",
                                   str(path)], catch_exceptions=False)  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "100,000 decisions: p50" in r.output
+    assert (
+        "100,000 decisions of a session: p50" in r.output and "20,000 decisions ending" in r.output
+    )
     doc = json.loads(path.read_text())
     assert doc["n"] == 100_000 and 0 < doc["p50_us"] <= doc["p99_us"] <= doc["max_us"]
 

@@ -75,8 +75,9 @@ def test_hourly_volatility_from_temperature() -> None:
 
 
 def test_the_bench_reports_its_figures() -> None:
-    r = run(5_000, impulse=ImpulseConfig(physics_filter=False))
+    r = run(5_000, impulse=ImpulseConfig(physics_filter=False), orders_wanted=500)
     assert r.n == 5_000 and 0 < r.p50_us <= r.p99_us <= r.max_us
+    assert r.orders == 500 and 0 < r.order_p50_us <= r.order_p99_us
     assert set(r.as_dict()) >= {"n", "p50_us", "p99_us", "max_us"}
 
 
