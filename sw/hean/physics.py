@@ -89,6 +89,7 @@ class Physics:
         self._last_mid: float | None = None  # last mid of the bucket being filled
         self._prev_mid: float | None = None  # last mid of the previous bucket
         self._buy = self._sell = 0
+        self._base: tuple[float, float, float] | None = None  # T, H, z of the window now
 
     def _push(self, r: float) -> None:
         c = self.config
@@ -103,6 +104,7 @@ class Physics:
             self._counts[self._bins.popleft()] -= 1
             self._s1 -= old
             self._s2 -= old * old
+        self._base = None
         self._since_exact += 1
         if self._since_exact >= c.window:  # no drift of the running sums over a long run
             self._s1 = math.fsum(self._returns)
@@ -144,17 +146,20 @@ class Physics:
         flow = 0.0 if total == 0 else (self._buy - self._sell) / total
         if n < c.window:
             return PhysicsState(0.0, 0.0, "unknown", 0.0, 0.0, flow, n)
-        ke = max(self._s2 / n, 0.0)
-        temperature = ke / (ke + c.ref_return**2)
-        entropy = -sum(k / n * math.log(k / n) for k in self._counts if k) / math.log(c.bins)
-        mean = self._s1 / n
-        # a floor under sd, so that a perfectly steady drift counts as the trend it is
-        sd = max(math.sqrt(max(ke - mean * mean, 0.0)), c.ref_return / 10)
-        z = self._s1 / (sd * math.sqrt(n))
+        if self._base is None:  # once per new return; the flow changes more often
+            ke = max(self._s2 / n, 0.0)
+            temperature = ke / (ke + c.ref_return**2)
+            counts = (k for k in self._counts if k)
+            entropy = max(-sum(k / n * math.log(k / n) for k in counts) / math.log(c.bins), 0.0)
+            mean = self._s1 / n
+            # a floor under sd, so that a perfectly steady drift counts as the trend it is
+            sd = max(math.sqrt(max(ke - mean * mean, 0.0)), c.ref_return / 10)
+            self._base = (temperature, entropy, self._s1 / (sd * math.sqrt(n)))
+        temperature, entropy, z = self._base
         if z >= c.z_trend or z <= -c.z_trend:
             phase = "markup" if z > 0 else "markdown"
             conf = min(1.0, abs(z) / (2 * c.z_trend))
         else:
             phase = "accumulation" if flow >= 0 else "distribution"
             conf = abs(flow) * (1 - abs(z) / c.z_trend)
-        return PhysicsState(temperature, max(entropy, 0.0), phase, conf, z, flow, n)
+        return PhysicsState(temperature, entropy, phase, conf, z, flow, n)

@@ -110,3 +110,19 @@ def test_fed_trades_drive_the_flow_filter() -> None:
         trader.on_trade(0, k * S, buy=True, qty=10, price=int(rec["ask_px"]))
         trader.on_record(rec)
     assert orders == [] and trader.engine.rejected["flow against"] > 50
+
+
+def test_a_choppy_market_gives_no_order() -> None:
+    """Imbalances keep firing, but the price chops: the physics filter refuses them."""
+    g = RiskGovernor()
+    g.on_equity(0, 100_000.0)
+    trader, orders = make(g)
+    recs = squeeze(300)
+    rng = np.random.default_rng(3)
+    recs["bid_px"] = 500_000 + rng.choice([-60, -30, 30, 60], size=len(recs))
+    recs["ask_px"] = recs["bid_px"] + 1
+    for rec in recs:
+        trader.on_record(rec)
+    assert orders == []
+    refused = trader.engine.rejected
+    assert refused["extreme chaos"] + refused["low phase confidence"] + refused["volatility"] > 200
