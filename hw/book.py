@@ -193,19 +193,9 @@ class Book(wiring.Component):
                 dropped = Signal(name=f"dropped_{n}_{s}")
                 m.d.comb += dropped.eq(c["set"] & ~hit & ~c["qz"] & gt[K - 1])
                 dropped_any.append(dropped)
-                fresh = Cat(c["key"], c["qty"], 1)
-                zero = LEVEL.const(None).as_value()
-                for j in range(K):
-                    worse_nb = cur[j + 1].as_value() if j < K - 1 else zero
-                    better_nb = cur[j - 1].as_value() if j > 0 else zero
-                    with m.If(c["clear"]):
-                        m.d.sync += cur[j].eq(0)
-                    with m.Elif(up[j]):
-                        m.d.sync += cur[j].eq(worse_nb)
-                    with m.Elif(fresh_at[j]):
-                        m.d.sync += cur[j].eq(fresh)
-                    with m.Elif(down[j]):
-                        m.d.sync += cur[j].eq(better_nb)
+                moves = (c["clear"], up, fresh_at, down)
+                cells = [cur[j].as_value() for j in range(K)]
+                _move(m, cells, Cat(c["key"], c["qty"], 1), moves, keep=None)
 
                 # C: the next message's compares, moved as U moves the cells
                 key = p["key"][n][s]
@@ -227,20 +217,9 @@ class Book(wiring.Component):
                     m.d.sync += hit.eq((raw_hit & ~raw_eq[K - 1]) | new_eq)
                 with m.Else():
                     m.d.sync += hit.eq(raw_hit)
-                for j in range(K):
-                    for vec, raw, new in ((gt, raw_gt, new_gt), (eq, raw_eq, new_eq)):
-                        worse = raw[j + 1] if j < K - 1 else 0
-                        better = raw[j - 1] if j > 0 else 0
-                        with m.If(c["clear"]):
-                            m.d.sync += vec[j].eq(0)
-                        with m.Elif(up[j]):
-                            m.d.sync += vec[j].eq(worse)
-                        with m.Elif(fresh_at[j]):
-                            m.d.sync += vec[j].eq(new)
-                        with m.Elif(down[j]):
-                            m.d.sync += vec[j].eq(better)
-                        with m.Else():
-                            m.d.sync += vec[j].eq(raw[j])
+                for vec, raw, new in ((gt, raw_gt, new_gt), (eq, raw_eq, new_eq)):
+                    # the registers are written every clock: "keep" is this clock's result
+                    _move(m, [vec[j] for j in range(K)], new, moves, keep=raw)
 
         # best levels before: the selected rows as they are during U, read off the loop
         b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
@@ -308,6 +287,32 @@ class Book(wiring.Component):
                 down[j].eq(set_ & ~qz & ~hit & ~gt[j - 1] if j > 0 else 0),
             ]
         return up, fresh, down
+
+
+def _move(m: Module, dst: list, new: Value, moves: tuple, keep: Value | None) -> None:
+    """Row ``dst`` of K values moves as a SET or CLEAR moves the cells (one rule for both).
+
+    ``moves`` is ``(clear, up, fresh, down)``: cleared to 0, take the worse neighbour,
+    take ``new``, take the better neighbour (past either end: 0). Otherwise a cell keeps
+    its value (``keep`` None: its register is not written) or takes ``keep[j]``.
+    """
+    clear, up, fresh, down = moves
+    K = len(dst)
+    src = dst if keep is None else [keep[j] for j in range(K)]
+    for j in range(K):
+        worse = src[j + 1] if j < K - 1 else 0
+        better = src[j - 1] if j > 0 else 0
+        with m.If(clear):
+            m.d.sync += dst[j].eq(0)
+        with m.Elif(up[j]):
+            m.d.sync += dst[j].eq(worse)
+        with m.Elif(fresh[j]):
+            m.d.sync += dst[j].eq(new)
+        with m.Elif(down[j]):
+            m.d.sync += dst[j].eq(better)
+        if keep is not None:
+            with m.Else():
+                m.d.sync += dst[j].eq(keep[j])
 
 
 __all__ = ["LEVEL", "OP_CLEAR", "OP_NONE", "OP_SET", "SIDE_BOTH", "Book"]
