@@ -131,3 +131,60 @@ class Fill:
     def __post_init__(self) -> None:
         if self.qty_lots <= 0 or self.price_ticks <= 0:
             raise ValueError(f"a fill has a positive size and price, got {self}")
+
+
+class OrderStatus(enum.Enum):
+    """An order's life: NEW until the exchange answers, then one of the others."""
+
+    NEW = "New"
+    ACCEPTED = "Accepted"
+    PARTIALLY_FILLED = "PartiallyFilled"
+    FILLED = "Filled"
+    CANCELLED = "Cancelled"
+    REJECTED = "Rejected"
+    EXPIRED = "Expired"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED,
+                        OrderStatus.EXPIRED)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order request as the exchange holds it: status and what has filled."""
+
+    request: OrderRequest
+    status: OrderStatus = OrderStatus.NEW
+    filled_lots: int = 0
+    filled_cost: int = 0  # sum of fill size times price, tick-lots
+
+    @property
+    def remaining_lots(self) -> int:
+        return self.request.qty_lots - self.filled_lots
+
+    @property
+    def avg_fill_ticks(self) -> float | None:
+        return self.filled_cost / self.filled_lots if self.filled_lots else None
+
+    def with_fill(self, fill: Fill) -> Order:
+        """The order after ``fill``.
+
+        Raises
+        ------
+        ValueError
+            If the fill is for another order, overfills it, or the order is terminal.
+        """
+        if fill.link_id != self.request.link_id:
+            raise ValueError(f"fill {fill.link_id} is not for order {self.request.link_id}")
+        if self.status.terminal:
+            raise ValueError(f"order {self.request.link_id} is already {self.status.value}")
+        if fill.qty_lots > self.remaining_lots:
+            raise ValueError(f"fill of {fill.qty_lots} lots overfills {self.request.link_id}")
+        lots = self.filled_lots + fill.qty_lots
+        status = (
+            OrderStatus.FILLED if lots == self.request.qty_lots else OrderStatus.PARTIALLY_FILLED
+        )
+        return Order(
+            self.request, status, lots, self.filled_cost + fill.qty_lots * fill.price_ticks
+        )

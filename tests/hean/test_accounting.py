@@ -67,3 +67,20 @@ def test_bad_inputs() -> None:
         BTC.ticks("50000.05")
     assert BTC.ticks("50000.1") == 500_001 and BTC.lots("0.002") == 2
     assert BTC.price(500_001) == Decimal("50000.1") and Side.SELL.opposite is Side.BUY
+
+
+def test_order_fills_to_its_end() -> None:
+    from hean.domain import Order, OrderStatus
+
+    req = OrderRequest(0, 0, Side.BUY, 5, 500_000, "s", "link-1")
+    o = Order(req)
+    o = o.with_fill(Fill(1, 0, Side.BUY, 2, 500_000, Decimal(0), "link-1", maker=True))
+    assert o.status == OrderStatus.PARTIALLY_FILLED and o.remaining_lots == 3
+    o = o.with_fill(Fill(2, 0, Side.BUY, 3, 500_005, Decimal(0), "link-1", maker=True))
+    assert o.status == OrderStatus.FILLED and o.avg_fill_ticks == 500_003
+    for bad in (Fill(3, 0, Side.BUY, 1, 1, Decimal(0), "link-1", maker=True),
+                Fill(3, 0, Side.BUY, 1, 1, Decimal(0), "link-2", maker=True)):  # fmt: skip
+        with pytest.raises(ValueError):
+            o.with_fill(bad)
+    with pytest.raises(ValueError, match="overfills"):
+        Order(req).with_fill(Fill(1, 0, Side.BUY, 6, 1, Decimal(0), "link-1", maker=True))
