@@ -116,3 +116,43 @@ def test_record_refuses_bad_arguments(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "500" in r.output
     r = run("record", "bybit", "--symbols", " , ", "-o", tmp_path / "rec")
     assert r.exit_code == 2 and "at least one symbol" in r.output
+
+
+def test_record_bybit_end_to_end_with_pybit_offline(tmp_path: Path, monkeypatch) -> None:
+    """`hean record bybit` over pybit's own WebSocket class with a socket that stays local.
+
+    A feeder thread plays the recorded messages into pybit as Bybit would; the command
+    stops after --duration, and its .jsonl converts back to its .hl2 exactly.
+    """
+    import threading
+
+    from hean.feeds.bybit import live
+    from hean.feeds.bybit.convert import convert_file
+
+    from .feeds.bybit.fakes import PybitFactory, fixture_messages
+
+    factory = PybitFactory()
+
+    def feed_when_subscribed() -> None:
+        for _ in range(200):
+            if factory.sockets and len(factory.ws.frames()) >= 2:
+                break
+            threading.Event().wait(0.01)
+        for msg in fixture_messages():
+            factory.ws.feed(msg)
+
+    monkeypatch.setattr(live, "pybit_websocket", lambda testnet: factory)
+    feeder = threading.Thread(target=feed_when_subscribed, daemon=True)
+    feeder.start()
+    out_dir = tmp_path / "rec"
+    r = run("record", "bybit", "--symbols", "XRPUSDT", "--instrument", XRP, "--registry",
+            tmp_path / "reg.json", "-o", out_dir, "--duration", "1.5")  # fmt: skip
+    feeder.join(5)
+    assert r.exit_code == 0, r.output
+    assert "recorded 50 messages, 3,967 HL2" in r.output
+    (part,) = sorted(out_dir.glob("*.hl2"))
+    report = convert_file(part.with_suffix(".jsonl"), tmp_path / "back.hl2",
+                          Registry((Instrument(0, "XRPUSDT", "0.0001", "1"),)))  # fmt: skip
+    assert report.counters.rejected == 0
+    assert open_file(tmp_path / "back.hl2").items.tobytes() == open_file(part).items.tobytes()
+    assert open_file(part).items["recv_ts_ns"].min() > 0  # stamped on arrival
