@@ -83,6 +83,7 @@ class Physics:
         self._returns: deque[float] = deque()
         self._bins: deque[int] = deque()
         self._counts = [0] * c.bins
+        self._klogk = 0.0  # sum of k log k over the bins' counts: the entropy in O(1)
         self._s1 = self._s2 = 0.0
         self._since_exact = 0
         self._bucket: int | None = None
@@ -96,12 +97,12 @@ class Physics:
         k = min(max(round(r / c.ref_return) + c.bins // 2, 0), c.bins - 1)
         self._returns.append(r)
         self._bins.append(k)
-        self._counts[k] += 1
+        self._count(k, +1)
         self._s1 += r
         self._s2 += r * r
         if len(self._returns) > c.window:
             old = self._returns.popleft()
-            self._counts[self._bins.popleft()] -= 1
+            self._count(self._bins.popleft(), -1)
             self._s1 -= old
             self._s2 -= old * old
         self._base = None
@@ -109,7 +110,14 @@ class Physics:
         if self._since_exact >= c.window:  # no drift of the running sums over a long run
             self._s1 = math.fsum(self._returns)
             self._s2 = math.fsum(x * x for x in self._returns)
+            self._klogk = math.fsum(_klogk(k) for k in self._counts)
             self._since_exact = 0
+
+    def _count(self, k: int, step: int) -> None:
+        before = self._counts[k]
+        after = before + step
+        self._counts[k] = after
+        self._klogk += _klogk(after) - _klogk(before)
 
     def update(self, ts_ns: int, mid: float, buy_flow: int, sell_flow: int) -> None:
         """Take one END record's mid price (any unit) and flow accumulators at ``ts_ns``."""
@@ -149,8 +157,8 @@ class Physics:
         if self._base is None:  # once per new return; the flow changes more often
             ke = max(self._s2 / n, 0.0)
             temperature = ke / (ke + c.ref_return**2)
-            counts = (k for k in self._counts if k)
-            entropy = max(-sum(k / n * math.log(k / n) for k in counts) / math.log(c.bins), 0.0)
+            # -sum (k/n) log(k/n) = log n - sum(k log k) / n
+            entropy = min(max((math.log(n) - self._klogk / n) / math.log(c.bins), 0.0), 1.0)
             mean = self._s1 / n
             # a floor under sd, so that a perfectly steady drift counts as the trend it is
             sd = max(math.sqrt(max(ke - mean * mean, 0.0)), c.ref_return / 10)
@@ -163,3 +171,7 @@ class Physics:
             phase = "accumulation" if flow >= 0 else "distribution"
             conf = abs(flow) * (1 - abs(z) / c.z_trend)
         return PhysicsState(temperature, entropy, phase, conf, z, flow, n)
+
+
+def _klogk(k: int) -> float:
+    return k * math.log(k) if k > 1 else 0.0

@@ -87,3 +87,19 @@ def test_fed_from_feature_records() -> None:
         ph.update_record(r)
     st = ph.state()
     assert st.samples == PhysicsConfig().window and st.phase == "markup"
+
+
+def test_running_sums_match_a_direct_computation() -> None:
+    """After thousands of returns in and out of the window, the O(1) sums still agree."""
+    ph = run(rng.normal(0, 7e-4, 5_000), flow=(10, 30))
+    st = ph.state()
+    c = ph.config
+    r = np.array(ph._returns)
+    k = np.clip(np.rint(r / c.ref_return) + c.bins // 2, 0, c.bins - 1).astype(int)
+    p = np.bincount(k, minlength=c.bins) / len(r)
+    p = p[p > 0]
+    assert st.entropy == pytest.approx(float(-(p * np.log(p)).sum() / math.log(c.bins)))
+    ke = float(np.mean(r * r))
+    assert st.temperature == pytest.approx(ke / (ke + c.ref_return**2))
+    sd = max(float(r.std()), c.ref_return / 10)
+    assert st.trend_z == pytest.approx(float(r.sum() / (sd * math.sqrt(len(r)))), abs=1e-9)
