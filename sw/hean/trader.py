@@ -6,8 +6,9 @@ which halts new entries while a crash is on.
 
 :class:`Trader` wires the pieces into one :class:`hean.bus.FastPath`: a record goes in,
 and an :class:`~hean.domain.OrderRequest` comes out, or nothing, in the caller's thread,
-with no queue in between. Risk transitions go to ``on_event`` (the event bus's
-publish), the only asynchronous part.
+with no queue in between. Risk transitions leave through the governor's
+``on_transition`` (hook the event bus's ``publish_nowait`` there), the only part that
+may be asynchronous.
 """
 
 from __future__ import annotations
