@@ -146,14 +146,23 @@ class FeatureCore(wiring.Component):
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
             width=REC_LAYOUT.size, depth=self.fifo_depth
         )
-        in_flight = Signal(range(self.fifo_depth + 64))
+        # Every message accepted and not yet read out holds a FIFO slot. ``ready`` is a
+        # register, decided a clock ahead with one slot of margin (the count can grow by
+        # one meanwhile), so no adder or compare sits between the handshake and the
+        # counters it feeds.
+        outstanding = Signal(range(self.fifo_depth + 2))
+        ready = Signal()
         accept = Signal()
-        leave = Signal()  # a record enters the FIFO this cycle
+        read = Signal()  # a record leaves the FIFO this cycle
         m.d.comb += [
-            self.i_stream.ready.eq(in_flight + out_fifo.level < self.fifo_depth),
-            accept.eq(self.i_stream.valid & self.i_stream.ready),
+            self.i_stream.ready.eq(ready),
+            accept.eq(self.i_stream.valid & ready),
+            read.eq(self.o_stream.valid & self.o_stream.ready),
         ]
-        m.d.sync += in_flight.eq(in_flight + accept - leave)
+        m.d.sync += [
+            outstanding.eq(outstanding + accept - read),
+            ready.eq(outstanding <= self.fifo_depth - 2),
+        ]
 
         # ---- S0: accept and validate -------------------------------------------------
         s0_valid = Signal()
@@ -424,7 +433,6 @@ class FeatureCore(wiring.Component):
             out.imb_l1.eq(imb_l1.o_imb),
             out.imb_depth.eq(imb_depth.o_imb),
             out.engine_t_out.eq(self.cycles),
-            leave.eq(imb_l1.o_valid),
             out_fifo.w_en.eq(imb_l1.o_valid),
             out_fifo.w_data.eq(out),
         ]
@@ -435,11 +443,16 @@ class FeatureCore(wiring.Component):
         ]
 
         # ---- counters ----------------------------------------------------------------
-        m.d.sync += [
-            self.msgs_in.eq(self.msgs_in + accept),
-            self.recs_out.eq(self.recs_out + (self.o_stream.valid & self.o_stream.ready)),
-            self.bad.eq(self.bad + (sv_valid & ~sv_good)),
-            self.gaps.eq(self.gaps + (seq.o_valid & seq.o_jump)),
-            self.dropped.eq(self.dropped + (book.o_valid & book.o_dropped & s1_good)),
-        ]
+        # each counter adds a registered event bit, so its 64-bit carry chain starts
+        # from a flip-flop (the counts trail the events by one clock)
+        events = (
+            (self.msgs_in, accept, "msgs_in"),
+            (self.recs_out, read, "recs_out"),
+            (self.bad, sv_valid & ~sv_good, "bad"),
+            (self.gaps, seq.o_valid & seq.o_jump, "gaps"),
+            (self.dropped, book.o_valid & book.o_dropped & s1_good, "dropped"),
+        )
+        for counter, event, name in events:
+            bit = Signal(name=f"{name}_event")
+            m.d.sync += [bit.eq(event), counter.eq(counter + bit)]
         return m
