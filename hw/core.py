@@ -58,6 +58,7 @@ class _Rings:
     def __init__(self, m: Module) -> None:
         self.m = m
         self.ptr: dict[int, Signal] = {}
+        self.rd: dict[tuple[int, int], Signal] = {}
 
     def delay(self, name: str, value: Value, clocks: int) -> Value:
         """``value`` as it was ``clocks`` (>= 1) clocks ago."""
@@ -70,12 +71,21 @@ class _Rings:
         m.submodules[f"ring_{name}"] = mem = Memory(shape=len(value), depth=depth, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         # the read is synchronous: the address goes in a clock early, ``clocks - 1`` behind
-        # the writes, so at clock t + clocks it yields what was written at clock t
+        # the writes, so at clock t + clocks it yields what was written at clock t. The
+        # read address is a register of its own that starts ``clocks - 1`` behind and
+        # steps with the write pointer (the pipeline never stalls), not ``ptr - offset``:
+        # no adder in front of the address, which fans out to every RAM cell.
+        key = (depth, clocks)
+        if key not in self.rd:
+            self.rd[key] = rd_ptr = Signal(
+                range(depth), init=(-(clocks - 1)) % depth, name=f"ring{depth}_rd{clocks}"
+            )
+            m.d.sync += rd_ptr.eq(rd_ptr + 1)
         m.d.comb += [
             wr.en.eq(1),
             wr.addr.eq(ptr),
             wr.data.eq(value),
-            rd.addr.eq((ptr - (clocks - 1))[: len(ptr)]),
+            rd.addr.eq(self.rd[key]),
         ]
         return rd.data
 
