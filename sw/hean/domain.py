@@ -1,5 +1,9 @@
 """Domain types of the trading core: small, immutable, prices in ticks and sizes in lots.
 
+The types made on the fast path for every order (:class:`Signal`, :class:`OrderRequest`)
+are named tuples: building a frozen dataclass costs one ``object.__setattr__`` per field,
+several times the cost of a tuple, and the fast path builds two per order.
+
 Prices and sizes stay integers (the instrument's ticks and lots, as in HL2) everywhere
 inside HEAN; :class:`InstrumentSpec` converts to and from decimals at the edges (the
 exchange adapter, reports), exactly.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from hean.feeds.sidecar import Instrument
 
@@ -74,8 +79,7 @@ def _units(value: Decimal, step: Decimal, what: str) -> int:
     return int(units)
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(NamedTuple):
     """A strategy's wish to trade: which way, how strongly, why, and its exits in bps."""
 
     ts_ns: int
@@ -89,14 +93,16 @@ class Signal:
     stop_loss_bps: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """An order the risk governor let through, not yet sent.
+class TimeInForce(enum.Enum):
+    """How long an order may rest, spelled as Bybit spells it (``timeInForce``)."""
 
-    ``price_ticks`` None is a market order. ``link_id`` is the idempotency key
-    (Bybit's ``orderLinkId``, at most 36 characters).
-    """
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    POST_ONLY = "PostOnly"  # a limit order that is cancelled rather than take liquidity
 
+
+class _OrderRequestFields(NamedTuple):
     ts_ns: int
     instrument: int
     side: Side
@@ -105,14 +111,51 @@ class OrderRequest:
     strategy: str
     link_id: str
     reduce_only: bool = False
+    tif: TimeInForce = TimeInForce.GTC
 
-    def __post_init__(self) -> None:
-        if self.qty_lots <= 0:
-            raise ValueError(f"order size must be at least one lot, got {self.qty_lots}")
-        if self.price_ticks is not None and self.price_ticks <= 0:
-            raise ValueError(f"limit price must be positive, got {self.price_ticks} ticks")
-        if not 0 < len(self.link_id) <= 36:
-            raise ValueError(f"orderLinkId must be 1..36 characters, got {self.link_id!r}")
+
+class OrderRequest(_OrderRequestFields):
+    """An order the risk governor let through, not yet sent.
+
+    ``price_ticks`` None is a market order. ``link_id`` is the idempotency key
+    (Bybit's ``orderLinkId``, at most 36 characters). ``tif`` applies to limit orders.
+
+    Raises
+    ------
+    ValueError
+        For a size under one lot, a price that is not positive, or a bad link id.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        ts_ns: int,
+        instrument: int,
+        side: Side,
+        qty_lots: int,
+        price_ticks: int | None,
+        strategy: str,
+        link_id: str,
+        reduce_only: bool = False,
+        tif: TimeInForce = TimeInForce.GTC,
+    ) -> OrderRequest:
+        if qty_lots <= 0:
+            raise ValueError(f"order size must be at least one lot, got {qty_lots}")
+        if price_ticks is not None and price_ticks <= 0:
+            raise ValueError(f"limit price must be positive, got {price_ticks} ticks")
+        if not 0 < len(link_id) <= 36:
+            raise ValueError(f"orderLinkId must be 1..36 characters, got {link_id!r}")
+        if price_ticks is None and tif is TimeInForce.POST_ONLY:
+            raise ValueError("a market order cannot be post-only")
+        return tuple.__new__(
+            cls,
+            (ts_ns, instrument, side, qty_lots, price_ticks, strategy, link_id, reduce_only, tif),
+        )
+
+    def replace(self, **changes) -> OrderRequest:
+        """A copy with ``changes``, validated again."""
+        return OrderRequest(*self._replace(**changes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +170,7 @@ class Fill:
     fee: Decimal
     link_id: str
     maker: bool
+    exec_id: str = ""  # the exchange's id of this execution: a fill is recorded once
 
     def __post_init__(self) -> None:
         if self.qty_lots <= 0 or self.price_ticks <= 0:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,8 +52,7 @@ class PhysicsConfig:
             raise ValueError("physics: ref_return and z_trend must be > 0")
 
 
-@dataclass(frozen=True)
-class PhysicsState:
+class PhysicsState(NamedTuple):
     """One reading."""
 
     temperature: float

@@ -31,6 +31,7 @@ import enum
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hean.risk.config import RiskConfig
 
@@ -56,13 +57,17 @@ class Transition:
     reason: str
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The governor's answer to one order: allowed or not, at what size, and why."""
 
     allowed: bool
     size_mult: float
     reason: str
+
+
+# the two common answers, built once: the fast path asks for one on every order
+_WITHIN = Decision(True, 1.0, "within limits")
+_REDUCES = Decision(True, 1.0, "reduces a position")
 
 
 class RiskGovernor:
@@ -206,7 +211,7 @@ class RiskGovernor:
         if not self._take_token(ts_ns):
             return Decision(False, 0.0, f"order rate above {c.order_rate_per_s:g}/s")
         if reduces:
-            return Decision(True, 1.0, "reduces a position")
+            return _REDUCES
         if self.state >= RiskState.QUARANTINE:
             self._give_token()
             return Decision(False, 0.0, f"{self.state.name}: new exposure blocked")
@@ -219,7 +224,7 @@ class RiskGovernor:
             return Decision(False, 0.0, f"notional {notional_after:,.2f} above {limit:,.2f}")
         if self.state == RiskState.SOFT_BRAKE:
             return Decision(True, c.soft_brake_size, "SOFT_BRAKE: reduced size")
-        return Decision(True, 1.0, "within limits")
+        return _WITHIN
 
     def _take_token(self, ts_ns: int) -> bool:
         c = self.config

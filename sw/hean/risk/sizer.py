@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 PHASES = ("accumulation", "markup", "distribution", "markdown")
 _BUY = {"accumulation": 1.5, "markup": 1.3, "distribution": 0.6, "markdown": 0.4}
@@ -46,8 +47,7 @@ class SizerConfig:
 _DEFAULT = SizerConfig()
 
 
-@dataclass(frozen=True)
-class Sizing:
+class Sizing(NamedTuple):
     """A size and the factors that made it (for logs and reports)."""
 
     quantity: float

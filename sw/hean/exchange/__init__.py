@@ -1,0 +1,1 @@
+"""Exchanges behind one interface (:mod:`hean.exchange.base`): Bybit and the paper exchange."""
