@@ -64,9 +64,8 @@ def run(decisions: int = 200_000, seed: int = 1, impulse: ImpulseConfig | None =
     gc.disable()  # a collection inside one call would time the collector, not the path
     try:
         for k in range(len(recs)):
-            rec = recs[k]
             t0 = clock()
-            trader.on_record(rec)
+            trader.on_record_at(recs, k)
             took[k] = clock() - t0
             if progress is not None and k % 10_000 == 0:
                 progress(k)
@@ -116,9 +115,8 @@ def _order_path(n: int) -> np.ndarray:
     gc.disable()
     try:
         for k in range(len(recs)):
-            rec = recs[k]
             t0 = clock()
-            out = trader.on_record(rec)
+            out = trader.on_record_at(recs, k)
             dt = clock() - t0
             if out is not None:
                 took.append(dt)

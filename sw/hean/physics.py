@@ -84,6 +84,10 @@ class Physics:
         self._bins: deque[int] = deque()
         self._counts = [0] * c.bins
         self._klogk = 0.0  # sum of k log k over the bins' counts: the entropy in O(1)
+        # k log k for every count a bin can hold (0..window + 1)
+        self._table = [_klogk(n) for n in range(c.window + 2)]
+        self._mid_bin, self._top_bin = c.bins // 2, c.bins - 1
+        self._log_bins = math.log(c.bins)
         self._s1 = self._s2 = 0.0
         self._since_exact = 0
         self._bucket: int | None = None
@@ -93,31 +97,35 @@ class Physics:
         self._base: tuple[float, float, float] | None = None  # T, H, z of the window now
 
     def _push(self, r: float) -> None:
+        # inlined bin arithmetic and a k log k table: this runs on every new bucket, and
+        # on the order path (a signal comes with a new bucket at most once per cooldown)
         c = self.config
-        k = min(max(round(r / c.ref_return) + c.bins // 2, 0), c.bins - 1)
-        self._returns.append(r)
-        self._bins.append(k)
-        self._count(k, +1)
+        k = round(r / c.ref_return) + self._mid_bin
+        k = 0 if k < 0 else (self._top_bin if k > self._top_bin else k)
+        returns, bins, counts, table = self._returns, self._bins, self._counts, self._table
+        returns.append(r)
+        bins.append(k)
+        n = counts[k]
+        counts[k] = n + 1
+        dk = table[n + 1] - table[n]
         self._s1 += r
         self._s2 += r * r
-        if len(self._returns) > c.window:
-            old = self._returns.popleft()
-            self._count(self._bins.popleft(), -1)
+        if len(returns) > c.window:
+            old = returns.popleft()
+            j = bins.popleft()
+            m = counts[j]
+            counts[j] = m - 1
+            dk += table[m - 1] - table[m]
             self._s1 -= old
             self._s2 -= old * old
+        self._klogk += dk
         self._base = None
         self._since_exact += 1
         if self._since_exact >= c.window:  # no drift of the running sums over a long run
-            self._s1 = math.fsum(self._returns)
-            self._s2 = math.fsum(x * x for x in self._returns)
-            self._klogk = math.fsum(_klogk(k) for k in self._counts)
+            self._s1 = math.fsum(returns)
+            self._s2 = math.fsum(x * x for x in returns)
+            self._klogk = math.fsum(table[n] for n in counts)
             self._since_exact = 0
-
-    def _count(self, k: int, step: int) -> None:
-        before = self._counts[k]
-        after = before + step
-        self._counts[k] = after
-        self._klogk += _klogk(after) - _klogk(before)
 
     def update(self, ts_ns: int, mid: float, buy_flow: int, sell_flow: int) -> None:
         """Take one END record's mid price (any unit) and flow accumulators at ``ts_ns``."""
@@ -158,7 +166,7 @@ class Physics:
             ke = max(self._s2 / n, 0.0)
             temperature = ke / (ke + c.ref_return**2)
             # -sum (k/n) log(k/n) = log n - sum(k log k) / n
-            entropy = min(max((math.log(n) - self._klogk / n) / math.log(c.bins), 0.0), 1.0)
+            entropy = min(max((math.log(n) - self._klogk / n) / self._log_bins, 0.0), 1.0)
             mean = self._s1 / n
             # a floor under sd, so that a perfectly steady drift counts as the trend it is
             sd = max(math.sqrt(max(ke - mean * mean, 0.0)), c.ref_return / 10)

@@ -19,19 +19,21 @@ from collections.abc import Callable
 import numpy as np
 
 from hean.bus import FastPath
-from hean.domain import InstrumentSpec, OrderRequest, Signal
+from hean.domain import InstrumentSpec, OrderRequest, Side, Signal
 from hean.micro.flash_crash import FlashCrashDetector
 from hean.micro.trade_flow import TradeFlow
 from hean.micro.volume_profile import VolumeProfile
 from hean.physics import Physics, PhysicsConfig
 from hean.risk.governor import RiskGovernor
-from hean.risk.sizer import size
+from hean.risk.sizer import quantity
 from hean.strategy.impulse import ImpulseEngine
-from hean.wire import REC_DTYPE, Status
+from hean.wire import REC_DTYPE, REC_STRUCT, Status
 
 _F = {name: k for k, name in enumerate(REC_DTYPE.names or ())}
 _INST, _STATUS, _TS = _F["instrument"], _F["status"], _F["recv_ts_ns"]
 _BID, _ASK = _F["bid_px"], _F["ask_px"]
+_BUY_FLOW, _SELL_FLOW = _F["buy_flow"], _F["sell_flow"]
+_unpack, _unpack_from, _REC_SIZE = REC_STRUCT.unpack, REC_STRUCT.unpack_from, REC_STRUCT.size
 _END = int(Status.END)
 _ONE_SIDED = int(Status.BID_EMPTY | Status.ASK_EMPTY)
 
@@ -85,17 +87,28 @@ class Trader:
 
     def on_record(self, rec: np.void) -> OrderRequest | None:
         """One feature record through the whole decision path."""
-        row = rec.item()  # plain Python values: far cheaper to read than numpy scalars
+        return self.on_row(_unpack(rec.tobytes()))
+
+    def on_record_at(self, records: np.ndarray | bytes, k: int) -> OrderRequest | None:
+        """Record ``k`` of a batch (a ``REC_DTYPE`` array, or the raw bytes of one, as a
+        board's DMA buffer holds them) through the decision path, read in place."""
+        return self.on_row(_unpack_from(records, k * _REC_SIZE))
+
+    def on_row(self, row: tuple) -> OrderRequest | None:
+        """:meth:`on_record` for a record as a tuple of its fields in ``REC_DTYPE`` order
+        (``rec.item()``): plain Python values, far cheaper to read than numpy scalars."""
         inst = row[_INST]
         ph = self.physics.get(inst)
         if ph is None:
             return None
-        ph.update_row(row)
         status = row[_STATUS]
-        if status & _END and not status & _ONE_SIDED:
+        if status & _END and not status & _ONE_SIDED:  # a whole update, a two-sided book
+            ts = row[_TS]
+            mid = (row[_BID] + row[_ASK]) / 2
+            ph.update(ts, mid, row[_BUY_FLOW], row[_SELL_FLOW])
             crash = self.crash[inst]
-            crash.update(row[_TS], (row[_BID] + row[_ASK]) / 2)
-            if crash.halted(row[_TS]):
+            crash.update(ts, mid)
+            if crash.halted(ts):
                 self.engine.rejected["flash crash"] += 1
                 return None
         return self.path(row)
@@ -111,20 +124,14 @@ class Trader:
         state = self.engine.last_physics or self.physics[sig.instrument].state()
         price = sig.price_ticks * tick
         equity = max(self.governor.equity, 0.0)
-        sized = size(
-            buy=sig.side.sign > 0,
-            equity=equity,
-            price=price,
-            phase=state.phase,
-            temperature=state.temperature,
-            entropy=state.entropy,
-            volatility=hourly_volatility(state.temperature, self.physics_config),
-        )
-        lots = int(sized.quantity / lot)
+        buy = sig.side is Side.BUY
+        qty = quantity(buy, equity, price, state.phase, state.temperature, state.entropy,
+                       hourly_volatility(state.temperature, self.physics_config))  # fmt: skip
+        lots = int(qty / lot)
         if lots <= 0:
             return None
         held = self.positions(sig.instrument)
-        notional_after = abs(held + sig.side.sign * lots) * lot * price
+        notional_after = abs(held + (lots if buy else -lots)) * lot * price
         decision = self.governor.check(sig.ts_ns, sig.strategy, notional_after, reduces=False)
         lots = int(lots * decision.size_mult)
         if not decision.allowed or lots <= 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -74,6 +75,32 @@ REC_DTYPE = np.dtype(
 
 #: Bytes of a record that both engines must produce identically.
 CONTRACT_BYTES = 112
+
+
+def struct_of(dtype: np.dtype) -> struct.Struct:
+    """A :class:`struct.Struct` with exactly ``dtype``'s packed little-endian layout.
+
+    ``struct_of(REC_DTYPE).unpack_from(buffer, offset)`` gives a record's fields as a
+    tuple of Python numbers in dtype order, the same values as ``rec.item()``, several
+    times faster (no numpy scalars in between): the trading fast path reads records so.
+    """
+    codes = {("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "Q",
+             ("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q"}  # fmt: skip
+    fmt = "<"
+    offset = 0
+    for name in dtype.names or ():
+        sub, at = dtype.fields[name][:2]
+        if at != offset or (sub.kind, sub.itemsize) not in codes:
+            raise ValueError(f"field {name!r} is not a packed integer at offset {offset}")
+        fmt += codes[(sub.kind, sub.itemsize)]
+        offset += sub.itemsize
+    if offset != dtype.itemsize:
+        raise ValueError(f"dtype has {dtype.itemsize - offset} trailing bytes")
+    return struct.Struct(fmt)
+
+
+#: Records as Python tuples, straight from a buffer (see :func:`struct_of`).
+REC_STRUCT = struct_of(REC_DTYPE)
 
 HEADER_DTYPE = np.dtype(
     [

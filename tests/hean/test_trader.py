@@ -126,3 +126,23 @@ def test_a_choppy_market_gives_no_order() -> None:
     assert orders == []
     refused = trader.engine.rejected
     assert refused["extreme chaos"] + refused["low phase confidence"] + refused["volatility"] > 200
+
+
+def test_every_way_in_gives_the_same_orders() -> None:
+    """A record, a tuple (``rec.item()``) and record ``k`` of a raw buffer decide alike."""
+    recs = squeeze()
+    results = []
+    for feed in ("record", "row", "buffer"):
+        g = RiskGovernor()
+        g.on_equity(0, 100_000.0)
+        trader, orders = make(g)
+        raw = recs.tobytes()
+        for k in range(len(recs)):
+            if feed == "record":
+                trader.on_record(recs[k])
+            elif feed == "row":
+                trader.on_row(recs[k].item())
+            else:
+                trader.on_record_at(raw, k)
+        results.append([(o.ts_ns, o.side, o.qty_lots, o.price_ticks) for o in orders])
+    assert results[0] and results[0] == results[1] == results[2]

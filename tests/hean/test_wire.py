@@ -356,3 +356,16 @@ def test_messages_column_errors():
         messages(type=[1], colour=[2])
     with pytest.raises(WireError, match="lengths"):
         messages(type=[1, 2], price=[1, 2, 3])
+
+
+def test_rec_struct_reads_what_item_reads() -> None:
+    from hean.wire import REC_STRUCT, struct_of
+
+    rng = np.random.default_rng(3)
+    recs = np.frombuffer(rng.integers(0, 256, 128 * 50, dtype=np.uint8).tobytes(), REC_DTYPE)
+    raw = recs.tobytes()
+    for k in range(len(recs)):
+        assert REC_STRUCT.unpack_from(raw, 128 * k) == recs[k].item()
+    assert struct_of(MSG_DTYPE).size == MSG_DTYPE.itemsize
+    with pytest.raises(ValueError, match="packed integer"):
+        struct_of(np.dtype([("a", "<u4"), ("b", "<f8")]))

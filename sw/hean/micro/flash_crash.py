@@ -45,18 +45,24 @@ class FlashCrashDetector:
 
     def update(self, ts_ns: int, price: float) -> CrashEvent | None:
         c = self.config
-        self._prices.append((ts_ns, price))
-        while self._lo and self._lo[-1][1] >= price:
-            self._lo.pop()
-        self._lo.append((ts_ns, price))
-        while self._hi and self._hi[-1][1] <= price:
-            self._hi.pop()
-        self._hi.append((ts_ns, price))
+        point = (ts_ns, price)
+        self._prices.append(point)
+        lows, highs = self._lo, self._hi
+        while lows and lows[-1][1] >= price:
+            lows.pop()
+        lows.append(point)
+        while highs and highs[-1][1] <= price:
+            highs.pop()
+        highs.append(point)
         oldest = ts_ns - c.window_ns
-        for q in (self._prices, self._lo, self._hi):
-            while q[0][0] < oldest:
-                q.popleft()
-        start, lo, hi = self._prices[0][1], self._lo[0][1], self._hi[0][1]
+        prices, lows, highs = self._prices, self._lo, self._hi
+        while prices[0][0] < oldest:
+            prices.popleft()
+        while lows[0][0] < oldest:
+            lows.popleft()
+        while highs[0][0] < oldest:
+            highs.popleft()
+        start, lo, hi = prices[0][1], lows[0][1], highs[0][1]
         down, up = (start - lo) / start, (hi - start) / start
         if max(down, up) <= c.move:
             return None

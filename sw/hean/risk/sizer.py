@@ -106,3 +106,29 @@ def size(
     f_vol = 1.0 if volatility <= c.reference_vol else c.reference_vol / volatility
     mult = min(max(f_phase * f_temp * f_ent * f_vol, c.min_mult), c.max_mult)
     return Sizing(equity * c.base_risk * mult / price, mult, f_phase, f_temp, f_ent, f_vol)
+
+
+def quantity(
+    buy: bool,
+    equity: float,
+    price: float,
+    phase: str,
+    temperature: float,
+    entropy: float,
+    volatility: float,
+    config: SizerConfig = _DEFAULT,
+) -> float:
+    """:func:`size`'s quantity alone, with positional arguments: the fast path's call.
+
+    The same formula and checks, without building a :class:`Sizing` (keyword calls and
+    the record cost microseconds the order path does not have).
+    """
+    c = config
+    if not price > 0 or equity < 0 or volatility < 0:
+        raise ValueError(f"bad sizing inputs: price {price}, equity {equity}, vol {volatility}")
+    f_vol = 1.0 if volatility <= c.reference_vol else c.reference_vol / volatility
+    e = 0.0 if entropy < 0.0 else (1.0 if entropy > 1.0 else entropy)
+    mult = (_BUY if buy else _SELL).get(phase, 1.0) * temperature_mult(temperature)
+    mult *= (1.0 - 0.5 * e) * f_vol
+    mult = c.min_mult if mult < c.min_mult else (c.max_mult if mult > c.max_mult else mult)
+    return equity * c.base_risk * mult / price

@@ -59,3 +59,19 @@ def test_effective_positions() -> None:
     corr = correlation_of_returns(r)
     assert corr[0, 1] > 0.99 and abs(corr[0, 2]) < 0.15
     assert effective_positions(corr) == pytest.approx(np.sqrt(2) + 1, abs=0.1)
+
+
+@pytest.mark.parametrize("buy", [True, False])
+def test_quantity_is_size_without_the_record(buy: bool) -> None:
+    from hean.risk.sizer import quantity
+
+    for phase in ("accumulation", "markup", "distribution", "markdown", "unknown"):
+        for temperature in (0.1, 0.4, 0.6, 0.9):
+            for entropy in (-0.5, 0.0, 0.3, 1.0, 2.0):
+                for vol in (0.0, 0.01, 0.02, 0.05, 0.5):
+                    args = (buy, 50_000.0, 25_000.0, phase, temperature, entropy, vol)
+                    kw = dict(zip(("buy", "equity", "price", "phase"), args[:4], strict=True))
+                    want = size(**kw, temperature=temperature, entropy=entropy, volatility=vol)
+                    assert quantity(*args) == pytest.approx(want.quantity, rel=1e-12)
+    with pytest.raises(ValueError):
+        quantity(buy, 1.0, 0.0, "markup", 0.1, 0.1, 0.01)
