@@ -64,6 +64,8 @@ class PhysicsState(NamedTuple):
     samples: int
 
 
+_FIXED = float(2**40)  # fixed-point scale of the returns' running sums
+_FIXED2 = _FIXED * _FIXED
 _END = int(Status.END)
 _ONE_SIDED = int(Status.BID_EMPTY | Status.ASK_EMPTY)
 _F = {name: k for k, name in enumerate(REC_DTYPE.names or ())}
@@ -88,7 +90,10 @@ class Physics:
         self._table = [_klogk(n) for n in range(c.window + 2)]
         self._mid_bin, self._top_bin = c.bins // 2, c.bins - 1
         self._log_bins = math.log(c.bins)
-        self._s1 = self._s2 = 0.0
+        self._sd_floor = c.ref_return / 10
+        # sums of the returns and their squares in fixed point (units of 2**-40): exact
+        # integers, so they never drift and never need a recomputation over the window
+        self._s1 = self._s2 = 0
         self._since_exact = 0
         self._bucket: int | None = None
         self._last_mid: float | None = None  # last mid of the bucket being filled
@@ -108,23 +113,23 @@ class Physics:
         n = counts[k]
         counts[k] = n + 1
         dk = table[n + 1] - table[n]
-        self._s1 += r
-        self._s2 += r * r
+        q = round(r * _FIXED)
+        self._s1 += q
+        self._s2 += q * q
         if len(returns) > c.window:
             old = returns.popleft()
             j = bins.popleft()
             m = counts[j]
             counts[j] = m - 1
             dk += table[m - 1] - table[m]
-            self._s1 -= old
-            self._s2 -= old * old
+            q = round(old * _FIXED)  # the same integer it added
+            self._s1 -= q
+            self._s2 -= q * q
         self._klogk += dk
         self._base = None
         self._since_exact += 1
-        if self._since_exact >= c.window:  # no drift of the running sums over a long run
-            self._s1 = math.fsum(returns)
-            self._s2 = math.fsum(x * x for x in returns)
-            self._klogk = math.fsum(table[n] for n in counts)
+        if self._since_exact >= c.window:  # no float drift of the entropy sum either
+            self._klogk = math.fsum(table[n] for n in counts)  # bins terms: a short sum
             self._since_exact = 0
 
     def update(self, ts_ns: int, mid: float, buy_flow: int, sell_flow: int) -> None:
@@ -163,14 +168,19 @@ class Physics:
         if n < c.window:
             return PhysicsState(0.0, 0.0, "unknown", 0.0, 0.0, flow, n)
         if self._base is None:  # once per new return; the flow changes more often
-            ke = max(self._s2 / n, 0.0)
+            # conditionals, not min/max: a builtin call costs more than the arithmetic here
+            ke = self._s2 / (_FIXED2 * n)
             temperature = ke / (ke + c.ref_return**2)
             # -sum (k/n) log(k/n) = log n - sum(k log k) / n
-            entropy = min(max((math.log(n) - self._klogk / n) / self._log_bins, 0.0), 1.0)
-            mean = self._s1 / n
+            entropy = (math.log(n) - self._klogk / n) / self._log_bins
+            entropy = 0.0 if entropy < 0.0 else (1.0 if entropy > 1.0 else entropy)
+            s1 = self._s1 / _FIXED
+            mean = s1 / n
             # a floor under sd, so that a perfectly steady drift counts as the trend it is
-            sd = max(math.sqrt(max(ke - mean * mean, 0.0)), c.ref_return / 10)
-            self._base = (temperature, entropy, self._s1 / (sd * math.sqrt(n)))
+            var = ke - mean * mean
+            sd = math.sqrt(var) if var > 0.0 else 0.0
+            sd = sd if sd > self._sd_floor else self._sd_floor
+            self._base = (temperature, entropy, s1 / (sd * math.sqrt(n)))
         temperature, entropy, z = self._base
         if z >= c.z_trend or z <= -c.z_trend:
             phase = "markup" if z > 0 else "markdown"

@@ -123,7 +123,8 @@ class Trader:
         tick, lot = self._steps[sig.instrument]
         state = self.engine.last_physics or self.physics[sig.instrument].state()
         price = sig.price_ticks * tick
-        equity = max(self.governor.equity, 0.0)
+        equity = self.governor.equity
+        equity = equity if equity > 0.0 else 0.0
         buy = sig.side is Side.BUY
         qty = quantity(buy, equity, price, state.phase, state.temperature, state.entropy,
                        hourly_volatility(state.temperature, self.physics_config))  # fmt: skip
@@ -148,6 +149,6 @@ def hourly_volatility(temperature: float, config: PhysicsConfig) -> float:
     bucket; times ``sqrt(buckets per hour)``, it is comparable with the sizer's 2 %
     reference volatility.
     """
-    t = min(max(temperature, 0.0), 0.999999)
+    t = 0.0 if temperature < 0.0 else (0.999999 if temperature > 0.999999 else temperature)
     per_bucket = config.ref_return * (t / (1 - t)) ** 0.5
     return per_bucket * (3600e9 / config.bucket_ns) ** 0.5

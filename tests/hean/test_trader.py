@@ -119,7 +119,9 @@ def test_a_choppy_market_gives_no_order() -> None:
     trader, orders = make(g)
     recs = squeeze(300)
     rng = np.random.default_rng(3)
-    recs["bid_px"] = 500_000 + rng.choice([-60, -30, 30, 60], size=len(recs))
+    # moves of 1.2 to 2.4 r_ref each second around a fixed level (smaller chop, with the
+    # window's drift exactly 0, reads as a range whose confidence is the flow imbalance)
+    recs["bid_px"] = 500_000 + rng.choice([-120, -60, 60, 120], size=len(recs))
     recs["ask_px"] = recs["bid_px"] + 1
     for rec in recs:
         trader.on_record(rec)

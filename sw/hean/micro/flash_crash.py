@@ -64,7 +64,7 @@ class FlashCrashDetector:
             highs.popleft()
         start, lo, hi = prices[0][1], lows[0][1], highs[0][1]
         down, up = (start - lo) / start, (hi - start) / start
-        if max(down, up) <= c.move:
+        if down <= c.move and up <= c.move:
             return None
         if down >= up:
             move, flash = -down, (price - lo) / start >= c.recovery

@@ -229,8 +229,10 @@ class RiskGovernor:
     def _take_token(self, ts_ns: int) -> bool:
         c = self.config
         if self._tokens_at is not None:
-            elapsed = max(0, ts_ns - self._tokens_at) / 1e9
-            self._tokens = min(float(c.order_burst), self._tokens + elapsed * c.order_rate_per_s)
+            elapsed = ts_ns - self._tokens_at
+            if elapsed > 0:
+                tokens = self._tokens + elapsed * 1e-9 * c.order_rate_per_s
+                self._tokens = tokens if tokens < c.order_burst else float(c.order_burst)
         self._tokens_at = ts_ns
         if self._tokens < 1:
             return False
