@@ -305,9 +305,9 @@ def summary(path: Path) -> None:
         out.print("no sidecar: instruments by id, prices in raw ticks")
 
 
-# The gateway's commands (convert, record, replay, registry) and the benchmarks live in
-# their own modules.
-from hean import cli_bench, cli_feeds  # noqa: E402, F401
+# The gateway's commands (convert, record, replay, registry), the benchmarks and the order
+# journal's commands live in their own modules.
+from hean import cli_bench, cli_feeds, cli_journal  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -217,18 +217,28 @@ class Order:
         Raises
         ------
         ValueError
-            If the fill is for another order, overfills it, or the order is terminal.
+            If the fill is for another order, overfills it, or the order is FILLED or
+            REJECTED.
+
+        Notes
+        -----
+        A fill may reach a CANCELLED or EXPIRED order: the exchange matched it before the
+        cancel took effect, and the news came after. It counts, and the status stays.
         """
         if fill.link_id != self.request.link_id:
             raise ValueError(f"fill {fill.link_id} is not for order {self.request.link_id}")
-        if self.status.terminal:
+        late = self.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+        if self.status.terminal and not late:
             raise ValueError(f"order {self.request.link_id} is already {self.status.value}")
         if fill.qty_lots > self.remaining_lots:
             raise ValueError(f"fill of {fill.qty_lots} lots overfills {self.request.link_id}")
         lots = self.filled_lots + fill.qty_lots
-        status = (
-            OrderStatus.FILLED if lots == self.request.qty_lots else OrderStatus.PARTIALLY_FILLED
-        )
+        if late:
+            status = self.status
+        elif lots == self.request.qty_lots:
+            status = OrderStatus.FILLED
+        else:
+            status = OrderStatus.PARTIALLY_FILLED
         return Order(
             self.request, status, lots, self.filled_cost + fill.qty_lots * fill.price_ticks
         )
