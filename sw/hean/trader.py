@@ -52,6 +52,10 @@ class Trader:
     positions : callable
         ``positions(instrument) -> signed lots`` held now (accounting's view).
     physics : PhysicsConfig, optional
+    link_ids : callable, optional
+        ``link_ids(strategy, instrument) -> orderLinkId``. Live, pass
+        :class:`hean.execution.journal.LinkIds`, whose ids are unique across restarts;
+        the default counts from 1 in this process (backtests).
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class Trader:
         sink: Callable[[OrderRequest], None],
         positions: Callable[[int], int] = lambda instrument: 0,
         physics: PhysicsConfig | None = None,
+        link_ids: Callable[[str, int], str] | None = None,
     ) -> None:
         self.instruments = instruments
         self.governor = governor
@@ -76,6 +81,7 @@ class Trader:
         self.crash = {i: FlashCrashDetector() for i in instruments}
         self._traded: set[int] = set()  # instruments whose trades are fed
         self._ids = itertools.count(1)
+        self._link_ids = link_ids
         self.path = FastPath(self._signal, self._order, sink=sink)
 
     def on_trade(self, instrument: int, ts_ns: int, buy: bool, qty: int, price: int) -> None:
@@ -137,7 +143,10 @@ class Trader:
         lots = int(lots * decision.size_mult)
         if not decision.allowed or lots <= 0:
             return None
-        link = f"{sig.strategy[:12]}-{sig.instrument}-{next(self._ids)}"
+        if self._link_ids is None:
+            link = f"{sig.strategy[:12]}-{sig.instrument}-{next(self._ids)}"
+        else:
+            link = self._link_ids(sig.strategy, sig.instrument)
         return OrderRequest(sig.ts_ns, sig.instrument, sig.side, lots, sig.price_ticks,
                             sig.strategy, link)  # fmt: skip
 

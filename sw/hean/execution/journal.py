@@ -181,12 +181,28 @@ class Journal:
         out the same id. The id is ``PREFIX-SEQ-INSTRUMENT-STRATEGY``; the journal's
         random prefix tells its ids from another journal's, the strategy (characters
         Bybit refuses replaced by ``_``) is cut to keep the whole within 36 characters.
+        A commit costs milliseconds: the fast path takes ids from a block reserved
+        ahead (:meth:`reserve_link_seqs`, :class:`LinkIds`).
         """
+        return self.link_id(self.reserve_link_seqs(1)[0], strategy, instrument)
+
+    def reserve_link_seqs(self, count: int) -> range:
+        """Reserve ``count`` sequence numbers for link ids in one committed transaction.
+
+        Numbers of a block a crash leaves unused are never handed out again.
+        """
+        if count < 1:
+            raise ValueError(f"reserve at least one link id, not {count}")
         with self._write() as db:
             # fetchall: the statement is finished before the commit.
-            ((seq,),) = db.execute(
-                "UPDATE meta SET value = value + 1 WHERE key = 'link_seq' RETURNING value"
+            ((last,),) = db.execute(
+                "UPDATE meta SET value = value + ? WHERE key = 'link_seq' RETURNING value",
+                (count,),
             ).fetchall()
+        return range(last - count + 1, last + 1)
+
+    def link_id(self, seq: int, strategy: str, instrument: int) -> str:
+        """The link id of reserved sequence number ``seq``."""
         head = f"{self.prefix}-{base36(seq)}-{instrument}"
         if len(head) > 36:
             raise JournalError(f"instrument {instrument}: no room for it in a link id")
@@ -407,3 +423,22 @@ class Journal:
 
         with self._lock:
             return verify(self._db, self.prefix)
+
+
+class LinkIds:
+    """Link ids for the fast path, from blocks of ``block`` numbers reserved in ``journal``.
+
+    Taking an id is a counter step and a string format; one commit buys ``block`` ids.
+    """
+
+    def __init__(self, journal: Journal, block: int = 1024) -> None:
+        self.journal = journal
+        self.block = block
+        self._seqs: Iterator[int] = iter(())
+
+    def __call__(self, strategy: str, instrument: int) -> str:
+        seq = next(self._seqs, None)
+        if seq is None:
+            self._seqs = iter(self.journal.reserve_link_seqs(self.block))
+            seq = next(self._seqs)
+        return self.journal.link_id(seq, strategy, instrument)
