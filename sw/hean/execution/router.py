@@ -272,6 +272,10 @@ class Router:
             return  # not ours, a repeat, or news of an order already settled
         if status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
             return  # fills move these, through _apply_fill
+        if status is OrderStatus.REJECTED and order.status is not OrderStatus.NEW:
+            # refused after acceptance (a post-only that would take liquidity on arrival):
+            # Bybit reports that as a cancel with a reason, and so does the journal
+            status, reason = OrderStatus.CANCELLED, f"refused after acceptance: {reason}"
         self.journal.status(link_id, status, ts_ns, reason, order_id)
         self.orders[link_id] = Order(order.request, status, order.filled_lots, order.filled_cost)
         if reason:

@@ -272,3 +272,12 @@ def test_without_blocking_a_rate_limit_answer_waits_out_its_back_off(journal) ->
     clock.now += 100_000_000
     r.pump()
     assert ex.placed == ["a-1"] and r.held == 0 and clock.slept == []
+
+
+def test_a_refusal_after_acceptance_is_journaled_as_a_cancel(journal) -> None:
+    r, _, _ = make(journal)
+    r.submit(request("a-1"))
+    reason = "post-only order would take liquidity"
+    r.on_reports([ExecutionReport(1, "a-1", OrderStatus.REJECTED, reason=reason)])
+    o = journal.order("a-1")
+    assert o.status is OrderStatus.CANCELLED and reason in o.reason and not journal.verify()
