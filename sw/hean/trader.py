@@ -138,6 +138,12 @@ class Trader:
         if lots <= 0:
             return None
         held = self.positions(sig.instrument)
+        if self.governor.max_position_lots:
+            room = self.governor.position_room(sig.instrument, held, lots if buy else -lots)
+            if room == 0:
+                self.engine.rejected["max position"] += 1
+                return None
+            lots = abs(room)
         notional_after = abs(held + (lots if buy else -lots)) * lot * price
         decision = self.governor.check(sig.ts_ns, sig.strategy, notional_after, reduces=False)
         lots = int(lots * decision.size_mult)

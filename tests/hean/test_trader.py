@@ -148,3 +148,22 @@ def test_every_way_in_gives_the_same_orders() -> None:
                 trader.on_record_at(raw, k)
         results.append([(o.ts_ns, o.side, o.qty_lots, o.price_ticks) for o in orders])
     assert results[0] and results[0] == results[1] == results[2]
+
+
+def test_the_max_position_in_lots_caps_and_then_blocks_entries() -> None:
+    g = RiskGovernor(max_position_lots={0: 40})
+    g.on_equity(0, 100_000.0)
+    held = {0: 0}
+    orders: list = []
+
+    def book(order) -> None:  # fills at once, so the position grows with every order
+        orders.append(order)
+        held[0] += order.qty_lots
+
+    trader = Trader({0: BTC}, g, ImpulseEngine(), book, positions=held.__getitem__,
+                    physics=PhysicsConfig(ref_return=1e-4))  # fmt: skip
+    for rec in squeeze():
+        trader.on_record(rec)
+    assert len(orders) >= 2 and held[0] == 40 and sum(o.qty_lots for o in orders) == 40
+    assert orders[-1].qty_lots < orders[0].qty_lots  # the last one was cut to fit
+    assert trader.engine.rejected["max position"] > 0

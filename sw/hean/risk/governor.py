@@ -84,8 +84,14 @@ class RiskGovernor:
         self,
         config: RiskConfig | None = None,
         on_transition: Callable[[Transition], None] | None = None,
+        max_position_lots: dict[int, int] | None = None,
     ) -> None:
         self.config = config or RiskConfig()
+        limits = dict(max_position_lots or {})
+        for inst, lots in limits.items():
+            if isinstance(lots, bool) or not isinstance(lots, int) or lots < 1:
+                raise ValueError(f"risk: max position of instrument {inst} must be >= 1 lot")
+        self.max_position_lots = limits
         self.on_transition = on_transition
         self.state = RiskState.NORMAL
         self.transitions: list[Transition] = []
@@ -225,6 +231,19 @@ class RiskGovernor:
         if self.state == RiskState.SOFT_BRAKE:
             return Decision(True, c.soft_brake_size, "SOFT_BRAKE: reduced size")
         return _WITHIN
+
+    def position_room(self, instrument: int, held: int, signed_lots: int) -> int:
+        """The part of an entry of ``signed_lots`` (+ buy) that keeps the instrument's
+        position within its limit in lots: ``signed_lots`` itself, less, or 0."""
+        limit = self.max_position_lots.get(instrument)
+        if limit is None:
+            return signed_lots
+        after = held + signed_lots
+        if -limit <= after <= limit or (abs(after) < abs(held) and after * held > 0):
+            return signed_lots  # within the limit, or a step back towards it
+        if signed_lots > 0:
+            return max(0, min(signed_lots, limit - held))
+        return min(0, max(signed_lots, -limit - held))
 
     def _take_token(self, ts_ns: int) -> bool:
         c = self.config

@@ -119,3 +119,16 @@ def test_position_ttl() -> None:
     assert g.expired(59 * S, opened) == []
     assert g.expired(60 * S, opened) == ["BTCUSDT"]
     assert sorted(g.expired(90 * S, opened)) == ["BTCUSDT", "ETHUSDT"]
+
+
+def test_position_room_keeps_each_instrument_within_its_lots() -> None:
+    g = RiskGovernor(max_position_lots={0: 10})
+    assert g.position_room(0, 0, 4) == 4
+    assert g.position_room(0, 8, 4) == 2  # only up to the limit
+    assert g.position_room(0, 10, 1) == 0
+    assert g.position_room(0, 10, -15) == -15  # through flat to -5: within
+    assert g.position_room(0, -9, -3) == -1
+    assert g.position_room(0, 12, -1) == -1  # over the limit already: reducing is fine
+    assert g.position_room(1, 1_000, 7) == 7  # no limit for instrument 1
+    with pytest.raises(ValueError, match="max position"):
+        RiskGovernor(max_position_lots={0: 0})
