@@ -5,9 +5,10 @@
 
 1. checks the latest feature record of the instrument for an iceberg against the order
    (:mod:`hean.execution.iceberg`: halve the size, or step a tick away);
-2. hands orders worth at least the TWAP threshold to a :class:`TWAPExecutor`, whose
-   children :meth:`Execution.pump` places as post-only limits at the touch (cancelled
-   and re-sliced when their time to live runs out);
+2. hands orders worth at least the slicing threshold to a :class:`TWAPExecutor`, or a
+   :class:`VWAPExecutor` when ``slicer="vwap"`` and the instrument has a volume profile
+   by minute; :meth:`Execution.pump` places their children as post-only limits at the
+   touch (cancelled and re-sliced when their time to live runs out);
 3. otherwise prices it with the :class:`OrderTypeSelector`: market, post-only limit with
    a time to live, or no order when the net edge after fees (and, for a market order,
    the slippage the cache expects) is too small.
@@ -27,7 +28,16 @@ from hean.execution.iceberg import IcebergAction, IcebergConfig, adjust_for_iceb
 from hean.execution.order_type import OrderKind, OrderTypeConfig, OrderTypeSelector
 from hean.execution.router import Router
 from hean.execution.slippage import BookSnapshot, SlippageCache
-from hean.execution.twap import Cancel, ParentOrder, Place, TWAPConfig, TWAPExecutor, needs_slicing
+from hean.execution.twap import (
+    Cancel,
+    ParentOrder,
+    Place,
+    SliceExecutor,
+    TWAPConfig,
+    TWAPExecutor,
+    needs_slicing,
+)
+from hean.execution.vwap import VWAPConfig, VWAPExecutor
 from hean.wire import REC_DTYPE
 
 _F = {name: k for k, name in enumerate(REC_DTYPE.names or ())}
@@ -37,24 +47,32 @@ _BID, _ASK, _ICE_BID, _ICE_ASK = _F["bid_px"], _F["ask_px"], _F["ice_px_bid"], _
 
 @dataclass(frozen=True)
 class ExecutionConfig:
-    """Urgency of entries (0 can wait .. 1 must trade now) and the parts' settings."""
+    """Urgency of entries (0 can wait .. 1 must trade now) and the parts' settings.
+
+    ``slicer`` is "twap" or "vwap" (VWAP needs the instrument's volume profile, else
+    TWAP is used); ``slicing=False`` sends every order whole.
+    """
 
     urgency: float = 0.5
     order_type: OrderTypeConfig = field(default_factory=OrderTypeConfig)
     iceberg: IcebergConfig = field(default_factory=IcebergConfig)
     twap: TWAPConfig = field(default_factory=TWAPConfig)
+    vwap: VWAPConfig = field(default_factory=VWAPConfig)
+    slicer: str = "twap"
     slicing: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.urgency <= 1.0:
             raise ValueError(f"execution.urgency must be in [0, 1], got {self.urgency}")
+        if self.slicer not in ("twap", "vwap"):
+            raise ValueError(f"execution.slicer must be 'twap' or 'vwap', got {self.slicer!r}")
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What :meth:`Execution.submit` did with a request."""
 
-    action: str  # "market", "limit", "twap" or "skip"
+    action: str  # "market", "limit", "twap", "vwap" or "skip"
     reason: str
     link_ids: tuple[str, ...] = ()
 
@@ -83,7 +101,10 @@ class Execution:
         live, :meth:`SlippageCache.refresh` in a backtest); a new, empty one by default.
     config : ExecutionConfig, optional
     seed : int
-        Seeds the TWAP jitter (a backtest's runs are then repeatable).
+        Seeds the slicers' jitter (a backtest's runs are then repeatable).
+    volume_profiles : dict of int to array, optional
+        Traded volume per minute of each instrument (``vwap.profile_from_trades``), for
+        the VWAP slicer.
     """
 
     def __init__(
@@ -95,6 +116,7 @@ class Execution:
         slippage: SlippageCache | None = None,
         config: ExecutionConfig | None = None,
         seed: int = 0,
+        volume_profiles: dict | None = None,
     ) -> None:
         self.router = router
         self.instruments = instruments
@@ -105,8 +127,9 @@ class Execution:
         self.selector = OrderTypeSelector(self.fees, self.config.order_type)
         self._top: dict[int, _Top] = {}
         self._touch: dict[str, float] = {}  # link id -> touch the order was decided on
-        self._slicers: list[TWAPExecutor] = []
-        self._slicer_of: dict[str, TWAPExecutor] = {}
+        self.volume_profiles = dict(volume_profiles or {})
+        self._slicers: list[SliceExecutor] = []
+        self._slicer_of: dict[str, SliceExecutor] = {}
         self._seed = seed
         self.outcomes: dict[str, int] = {}
         self._then = router.on_fill  # whoever listened before still hears every fill
@@ -158,9 +181,9 @@ class Execution:
             request = request.replace(qty_lots=adj.qty_lots, price_ticks=adj.price_ticks)
         spec = self.instruments[request.instrument]
         touch = top.ask if request.side is Side.BUY else top.bid
-        if self.config.slicing and needs_slicing(
-            spec, request.qty_lots, touch, self.config.twap.min_notional
-        ):
+        vwap = self.config.slicer == "vwap" and request.instrument in self.volume_profiles
+        threshold = (self.config.vwap if vwap else self.config.twap).min_notional
+        if self.config.slicing and needs_slicing(spec, request.qty_lots, touch, threshold):
             return self._count(self._slice(request))
         est = self.slippage.estimate(spec.symbol, request.side, request.qty_lots)
         decision = self.selector.select(request.side, top.bid, top.ask, edge_bps, urgency,
@@ -185,11 +208,20 @@ class Execution:
             tail = f"-c{n[0]}"
             return base[: 36 - len(tail)] + tail
 
-        slicer = TWAPExecutor(parent, self.router.clock(), child_id, self.config.twap,
-                              rng=self._seed + len(self._slicers))  # fmt: skip
+        rng = self._seed + len(self._slicers)
+        profile = self.volume_profiles.get(request.instrument)
+        slicer: SliceExecutor
+        if self.config.slicer == "vwap" and profile is not None:
+            slicer = VWAPExecutor(parent, self.router.clock(), profile, child_id,
+                                  self.config.vwap, rng=rng)  # fmt: skip
+            kind = "vwap"
+        else:
+            slicer = TWAPExecutor(parent, self.router.clock(), child_id, self.config.twap,
+                                  rng=rng)  # fmt: skip
+            kind = "twap"
         self._slicers.append(slicer)
         self.pump()
-        return Outcome("twap", f"{request.qty_lots} lots in {self.config.twap.slices} slices")
+        return Outcome(kind, f"{request.qty_lots} lots in {len(slicer.schedule)} slices")
 
     def pump(self) -> None:
         """Place due slices, cancel expired ones, and let the router send and apply."""
@@ -209,7 +241,7 @@ class Execution:
                 self._finish(link_id)
         self._slicers = [s for s in self._slicers if not s.done]
 
-    def _place_child(self, slicer: TWAPExecutor, action: Place) -> None:
+    def _place_child(self, slicer: SliceExecutor, action: Place) -> None:
         child = action.child
         top = self._top.get(child.instrument)
         now = self.router.clock()

@@ -34,14 +34,14 @@ def session():
     return msgs, recs, specs
 
 
-def run(session, tmp_path: Path, config: ExecutionConfig, plan):
+def run(session, tmp_path: Path, config: ExecutionConfig, plan, profiles=None):
     """Replay the session; ``plan(k, top)`` gives (side, lots, edge_bps, urgency) or None."""
     msgs, recs, specs = session
     paper = PaperExchange(specs, latency=LatencyModel(entry=2_000_000, response=1_000_000))
     journal = Journal(tmp_path / "j.db")
     ledger = Ledger(specs, Decimal(100_000))
     router = Router(paper, journal, ledger=ledger, clock=lambda: paper.now, blocking=False)
-    execution = Execution(router, specs, config=config, seed=3)
+    execution = Execution(router, specs, config=config, seed=3, volume_profiles=profiles)
     raw = recs.tobytes()
     n = 0
     for k in range(len(msgs)):
@@ -134,3 +134,24 @@ def test_an_iceberg_against_the_order_halves_it(session, tmp_path) -> None:
         req = OrderRequest(0, row[F["instrument"]], Side.BUY, 10, None, "impulse", "ice-1")
         out = execution.submit(req, 30.0, 0.9)
         assert out.action == "market" and journal.order("ice-1").qty_lots == 5
+
+
+def test_vwap_slices_follow_the_volume_profile(session, tmp_path) -> None:
+    from hean.execution.vwap import VWAPConfig
+
+    vwap = VWAPConfig(duration_ns=4_000_000_000, bucket_ns=1_000_000_000, min_notional=1.0)
+    config = ExecutionConfig(vwap=vwap, slicer="vwap")
+    _, _, specs = session
+    profiles = {i: np.array([1.0, 3.0, 0.0, 4.0]) for i in specs}
+
+    def one_big(k, row):
+        return (Side.BUY, 40, 30.0, 0.9) if k == 3_000 else None
+
+    paper, journal, *_, execution = run(session, tmp_path, config, one_big, profiles)
+    assert execution.outcomes == {"vwap": 1}
+    first = sorted(journal.orders(), key=lambda o: o.created_ns)
+    # 1:3:0:4 of 40 lots, from the profile's bucket of the start time on
+    assert sorted(o.qty_lots for o in first[:3]) == [5, 15, 20]
+    assert journal.verify() == [] and journal.positions() == paper.positions()
+    with pytest.raises(ValueError, match="slicer"):
+        ExecutionConfig(slicer="iceberg")
