@@ -34,6 +34,7 @@ _F = {name: k for k, name in enumerate(REC_DTYPE.names or ())}
 _INST, _STATUS, _TS = _F["instrument"], _F["status"], _F["recv_ts_ns"]
 _BID, _ASK = _F["bid_px"], _F["ask_px"]
 _BUY_FLOW, _SELL_FLOW = _F["buy_flow"], _F["sell_flow"]
+_GATES = ("", "no confirmation", "spread")  # the impulse engine's reasons, by gate
 _unpack, _unpack_from, _REC_SIZE = REC_STRUCT.unpack, REC_STRUCT.unpack_from, REC_STRUCT.size
 _END = int(Status.END)
 _ONE_SIDED = int(Status.BID_EMPTY | Status.ASK_EMPTY)
@@ -150,11 +151,22 @@ class Trader:
             edge = np.ones(len(mine), dtype=bool)
             edge[1:-1] = (b[1:-1] != b[:-2]) | (b[1:-1] != b[2:])
             feed[mine] |= edge
+        # the impulse engine's next two gates read only the record: refusals counted here
+        # exactly as it would count them, without building the row
+        c = self.engine.config
+        sel = recs[idx]
+        buy = sel["imb_l1"] > 0
+        depth, ofi = sel["imb_depth"].astype(np.int64), sel["ofi"]
+        confirmed = np.where(buy, (depth > 0) & (ofi > 0), (depth < 0) & (ofi < 0))
+        bid, ask = sel["bid_px"].astype(np.int64), sel["ask_px"].astype(np.int64)
+        wide = (ask - bid) * 2e4 / (ask + bid) > c.max_spread_bps
+        gate = np.where(~confirmed, 1, np.where(wide, 2, 0)).tolist()
         ts = recs["recv_ts_ns"][idx].tolist()
         mids = ((recs["bid_px"][idx].astype(np.int64) + recs["ask_px"][idx]) / 2).tolist()
         buys, sells = recs["buy_flow"][idx].tolist(), recs["sell_flow"][idx].tolist()
         cand, fed, ids_l = candidate[idx].tolist(), feed.tolist(), ids.tolist()
         physics, crash, path = self.physics, self.crash, self.path
+        rejected = self.engine.rejected
         out: list[OrderRequest] = []
         halted = called = 0
         for j, k in enumerate(idx.tolist()):
@@ -168,6 +180,10 @@ class Trader:
                 self.engine.rejected["flash crash"] += 1
                 continue
             if cand[j]:
+                g = gate[j]
+                if g:
+                    rejected[_GATES[g]] += 1
+                    continue
                 called += 1
                 order = path(_unpack_from(recs, k * _REC_SIZE))
                 if order is not None:
