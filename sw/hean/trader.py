@@ -130,7 +130,8 @@ class Trader:
         Physics gets those, plus the first and the last record of every bucket of each
         instrument: its reading depends only on a bucket's last mid and the latest flow
         accumulators, so its state is the same wherever it is read. The flash-crash
-        detector sees every whole, two-sided update, as before.
+        detector sees every whole, two-sided update, as before, through its numba window
+        (:meth:`~hean.micro.flash_crash.FlashCrashDetector.update_many`).
         """
         n = len(recs)
         if n == 0:
@@ -161,31 +162,38 @@ class Trader:
         bid, ask = sel["bid_px"].astype(np.int64), sel["ask_px"].astype(np.int64)
         wide = (ask - bid) * 2e4 / (ask + bid) > c.max_spread_bps
         gate = np.where(~confirmed, 1, np.where(wide, 2, 0)).tolist()
-        ts = recs["recv_ts_ns"][idx].tolist()
-        mids = ((recs["bid_px"][idx].astype(np.int64) + recs["ask_px"][idx]) / 2).tolist()
-        buys, sells = recs["buy_flow"][idx].tolist(), recs["sell_flow"][idx].tolist()
-        cand, fed, ids_l = candidate[idx].tolist(), feed.tolist(), ids.tolist()
-        physics, crash, path = self.physics, self.crash, self.path
+        ts_a = recs["recv_ts_ns"][idx].astype(np.int64)
+        mids_a = (recs["bid_px"][idx].astype(np.int64) + recs["ask_px"][idx]) / 2
+        # the flash-crash window over every whole update, per instrument, in numba: its
+        # halts depend on nothing else, so they can be known before the loop
+        halt = np.zeros(len(idx), dtype=bool)
+        for i in np.unique(ids).tolist():
+            mine = np.flatnonzero(ids == i)
+            halt[mine] = self.crash[i].update_many(ts_a[mine], mids_a[mine])
+        halted = int(halt.sum())
         rejected = self.engine.rejected
+        if halted:
+            rejected["flash crash"] += halted
+        go = candidate[idx] & ~halt
+        work = np.flatnonzero(feed | go)
+        ts, mids = ts_a[work].tolist(), mids_a[work].tolist()
+        buys = recs["buy_flow"][idx[work]].tolist()
+        sells = recs["sell_flow"][idx[work]].tolist()
+        ids_l, fed, run = ids[work].tolist(), feed[work].tolist(), go[work].tolist()
+        gates, at = [gate[j] for j in work.tolist()], idx[work].tolist()
+        physics, path = self.physics, self.path
         out: list[OrderRequest] = []
-        halted = called = 0
-        for j, k in enumerate(idx.tolist()):
-            i, t, mid = ids_l[j], ts[j], mids[j]
+        called = 0
+        for j in range(len(work)):
             if fed[j]:
-                physics[i].update(t, mid, buys[j], sells[j])
-            detector = crash[i]
-            detector.update(t, mid)
-            if detector.halted(t):
-                halted += 1
-                self.engine.rejected["flash crash"] += 1
-                continue
-            if cand[j]:
-                g = gate[j]
+                physics[ids_l[j]].update(ts[j], mids[j], buys[j], sells[j])
+            if run[j]:
+                g = gates[j]
                 if g:
                     rejected[_GATES[g]] += 1
                     continue
                 called += 1
-                order = path(_unpack_from(recs, k * _REC_SIZE))
+                order = path(_unpack_from(recs, at[j] * _REC_SIZE))
                 if order is not None:
                     out.append(order)
         # on_row hands every other record of a known instrument to the path too, where

@@ -12,6 +12,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
+from hean.micro.crash_scan import scan
+
 
 @dataclass(frozen=True)
 class FlashCrashConfig:
@@ -78,3 +82,35 @@ class FlashCrashDetector:
 
     def halted(self, ts_ns: int) -> bool:
         return ts_ns <= self.halt_until
+
+    def update_many(self, ts_ns: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """:meth:`update` for each point of a batch, in order (numba,
+        :mod:`hean.micro.crash_scan`); returns :meth:`halted` at each point's time.
+
+        The detector ends in the same state as after the same calls of :meth:`update`.
+        """
+        ts = np.asarray(ts_ns, dtype=np.int64)
+        px = np.asarray(prices, dtype=np.float64)
+        if len(ts) == 0:
+            return np.zeros(0, dtype=bool)
+        c = self.config
+        old = list(self._prices)
+        at = {id(point): k for k, point in enumerate(old)}  # the queues share the points
+        all_ts = np.concatenate([np.array([t for t, _ in old], dtype=np.int64), ts])
+        all_px = np.concatenate([np.array([q for _, q in old], dtype=np.float64), px])
+        lo = np.array([at[id(q)] for q in self._lo], dtype=np.int64)
+        hi = np.array([at[id(q)] for q in self._hi], dtype=np.int64)
+        halted, ev_ts, ev_move, ev_flash, ev_new, front, lo, hi, self.halt_until = scan(
+            all_ts, all_px, len(old), lo, hi, 0, c.window_ns, c.move, c.recovery, c.halt_ns,
+            self.halt_until,
+        )  # fmt: skip
+        self.halt_until = int(self.halt_until)
+        points = list(zip(all_ts[front:].tolist(), all_px[front:].tolist(), strict=True))
+        self._prices = deque(points)
+        self._lo = deque(points[k - front] for k in lo.tolist())
+        self._hi = deque(points[k - front] for k in hi.tolist())
+        for t, m, f, new in zip(ev_ts.tolist(), ev_move.tolist(), ev_flash.tolist(),
+                                ev_new.tolist(), strict=True):  # fmt: skip
+            if new:
+                self.events.append(CrashEvent(t, m, f))
+        return halted
