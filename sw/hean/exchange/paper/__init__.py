@@ -7,6 +7,7 @@ See ``docs/paper_exchange.md`` for the models. The pieces:
 * :mod:`~hean.exchange.paper.latency`: feed, entry and response latency;
 * :mod:`~hean.exchange.paper.matching`: the matching engine of one instrument;
 * :mod:`~hean.exchange.paper.ledger`: fills, fees and execution reports;
+* :mod:`~hean.exchange.paper.bulk`: the feed applied in bulk while nothing of ours rests;
 * :mod:`~hean.exchange.paper.exchange`: :class:`PaperExchange`, the
   :class:`~hean.exchange.base.Exchange` they make together.
 """

@@ -79,6 +79,41 @@ class L2Book:
             del prices[bisect_left(prices, price)]
         return prev
 
+    def merge(self, side: int, cleared: bool, prices: list[int], qtys: list[int]) -> None:
+        """Apply the net effect of a run of SETs (and CLEARs) of ``side`` at once.
+
+        Parameters
+        ----------
+        side : int
+            ``hean.wire.Side.BID`` or ``Side.ASK``.
+        cleared : bool
+            Empty the side first (a CLEAR came before the SETs).
+        prices, qtys : list of int
+            The final size of each price (0 deletes), each price once. Callers pass
+            valid HL2 values: they are not checked again.
+        """
+        s = _book_side(side)
+        if cleared:
+            self.clear(s)
+        levels, book_prices = self._qty[s], self._prices[s]
+        added: list[int] = []
+        removed: list[int] = []
+        for price, qty in zip(prices, qtys, strict=True):
+            if qty:
+                if price not in levels:
+                    added.append(price)
+                levels[price] = qty
+            elif levels.pop(price, 0):
+                removed.append(price)
+        if len(added) + len(removed) > 16:
+            # many changes: one sort beats as many list insertions and deletions
+            book_prices[:] = sorted(levels)
+            return
+        for price in removed:
+            del book_prices[bisect_left(book_prices, price)]
+        for price in added:
+            insort(book_prices, price)
+
     def clear(self, side: int) -> None:
         """Remove every level of ``side`` (Side.BID, Side.ASK or Side.BOTH)."""
         if side == Side.BOTH:

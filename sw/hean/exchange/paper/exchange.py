@@ -28,6 +28,7 @@ from hean.exchange.base import (
     RejectedError,
 )
 from hean.exchange.paper.book import L2Book
+from hean.exchange.paper.bulk import SLOW_RUN, apply_idle, first_due, valid_mask
 from hean.exchange.paper.checks import check_amend, check_request, check_time, is_int, valid_message
 from hean.exchange.paper.latency import FeedLatency, LatencyModel
 from hean.exchange.paper.ledger import Ledger
@@ -152,6 +153,9 @@ class PaperExchange:
     def feed(self, msgs: np.ndarray) -> None:
         """Apply an array of HL2 messages in order (see :meth:`on_message`).
 
+        While no order of ours rests and no request is due, runs of messages are applied
+        at once (:mod:`~hean.exchange.paper.bulk`), with the same result as one by one.
+
         Raises
         ------
         ValueError
@@ -160,9 +164,27 @@ class PaperExchange:
         if not isinstance(msgs, np.ndarray) or msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
             raise ValueError("feed() needs a 1-d numpy array of hean.wire.MSG_DTYPE")
         self.feed_latency.observe_messages(msgs)
-        ingest = self._ingest
-        for fields in msgs.tolist():  # Python ints: much faster than numpy scalars
-            ingest(*fields)
+        valid, exch = valid_mask(msgs), msgs["exch_ts_ns"]
+        ingest, matchers = self._ingest, self._matchers.values()
+        pos, n = 0, msgs.size
+        while pos < n:
+            resting = not all(m.idle for m in matchers)
+            if not resting:
+                # nothing of ours rests: in bulk up to the message a request runs before
+                end = first_due(valid, exch, pos, self._events[0][0]) if self._events else n
+                if end > pos:
+                    bad, latest, foreign = apply_idle(msgs[pos:end], valid[pos:end], self._matchers)
+                    self.bad_messages += bad
+                    self.foreign_messages += foreign
+                    self._now = max(self._now, latest)
+                    pos = end
+                    continue
+            # one message (it runs a request) or, while orders rest, a short run before
+            # looking again whether the bulk path applies
+            stop = min(n, pos + SLOW_RUN) if resting else pos + 1
+            for fields in msgs[pos:stop].tolist():  # Python ints: faster than numpy's
+                ingest(*fields)
+            pos = stop
 
     def _ingest(
         self, mtype: int, side: int, flags: int, inst: int, seq: int, price: int, qty: int,

@@ -23,8 +23,11 @@ them. The engine therefore decides what the market would have done with them:
 
 from __future__ import annotations
 
+import numpy as np
+
 from hean.domain import InstrumentSpec, OrderStatus, Side, TimeInForce
 from hean.exchange.paper.book import L2Book
+from hean.exchange.paper.bulk import level_updates, rebuild_marks
 from hean.exchange.paper.orders import LiveOrder, MatchSink
 from hean.exchange.paper.queue import QueueModel
 from hean.wire import Flag, MsgType
@@ -88,6 +91,50 @@ class Matcher:
             self.book.clear(side)
         if flags & Flag.END and self._saved:
             self._finish_rebuild()
+
+    @property
+    def idle(self) -> bool:
+        """No order of ours rests: the feed then only changes the book (see :meth:`apply_run`)."""
+        return not self._resting[BID] and not self._resting[ASK]
+
+    def apply_run(
+        self, types: np.ndarray, sides: np.ndarray, flags: np.ndarray, prices: np.ndarray,
+        qtys: np.ndarray,
+    ) -> None:  # fmt: skip
+        """Apply a run of valid HL2 messages of this instrument at once, while :attr:`idle`.
+
+        With no order resting, :meth:`apply` only sets levels, forgets taken lots the
+        feed updates, and saves/drops sides being rebuilt (ending a rebuild then fills
+        nothing), so the net effect of the run is the same as message by message.
+        """
+        finished, opened = rebuild_marks(types, sides, flags)
+        saved = {} if finished else self._saved
+        # the CLEARs that save a side: the book just before them is what they save
+        cuts = sorted((i, s) for s, i in enumerate(opened) if i >= 0 and s not in saved)
+        start = 0
+        for i, s in cuts:
+            self._merge(types[start:i], sides[start:i], prices[start:i], qtys[start:i])
+            saved[s] = self.book.snapshot(s)
+            start = i
+        self._merge(types[start:], sides[start:], prices[start:], qtys[start:])
+        self._saved = saved
+        for s in (BID, ASK):
+            taken = self._taken[s]
+            if not taken:
+                continue
+            on_side = (sides == s) | (sides == BookSide.BOTH)
+            if np.any((types == MsgType.CLEAR) & on_side):
+                taken.clear()
+            else:
+                for price in np.unique(prices[(types == MsgType.SET) & (sides == s)]).tolist():
+                    taken.pop(price, None)
+
+    def _merge(
+        self, types: np.ndarray, sides: np.ndarray, prices: np.ndarray, qtys: np.ndarray
+    ) -> None:
+        if types.size:
+            for s in (BID, ASK):
+                self.book.merge(s, *level_updates(types, sides, prices, qtys, s))
 
     def _level_changed(self, side: int, price: int, prev: int, new: int) -> None:
         for order in self._resting[side].get(price, ()):
