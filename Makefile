@@ -42,6 +42,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_mirror.py
 	$(BIN)/python bench/bench_trader.py
+	$(BIN)/python bench/bench_paper.py
 	@mkdir -p out/bench
 	$(BIN)/hean bench fastpath --json out/bench/fastpath.json
 
