@@ -20,21 +20,19 @@ import numpy as np
 
 from hean.bus import FastPath
 from hean.domain import InstrumentSpec, OrderRequest, Side, Signal
-from hean.features import IMB_SCALE
 from hean.micro.flash_crash import FlashCrashDetector
 from hean.micro.trade_flow import TradeFlow
 from hean.micro.volume_profile import VolumeProfile
 from hean.physics import Physics, PhysicsConfig
 from hean.risk.governor import RiskGovernor
 from hean.risk.sizer import quantity
-from hean.strategy.impulse import _NOT_TRADABLE, ImpulseEngine
+from hean.strategy.impulse import ImpulseEngine
 from hean.wire import REC_DTYPE, REC_STRUCT, Status
 
 _F = {name: k for k, name in enumerate(REC_DTYPE.names or ())}
 _INST, _STATUS, _TS = _F["instrument"], _F["status"], _F["recv_ts_ns"]
 _BID, _ASK = _F["bid_px"], _F["ask_px"]
 _BUY_FLOW, _SELL_FLOW = _F["buy_flow"], _F["sell_flow"]
-_GATES = ("", "no confirmation", "spread")  # the impulse engine's reasons, by gate
 _unpack, _unpack_from, _REC_SIZE = REC_STRUCT.unpack, REC_STRUCT.unpack_from, REC_STRUCT.size
 _END = int(Status.END)
 _ONE_SIDED = int(Status.BID_EMPTY | Status.ASK_EMPTY)
@@ -133,54 +131,41 @@ class Trader:
         detector sees every whole, two-sided update, as before, through its numba window
         (:meth:`~hean.micro.flash_crash.FlashCrashDetector.update_many`).
         """
-        n = len(recs)
-        if n == 0:
+        if len(recs) == 0:
             return []
         status = recs["status"].astype(np.int64)
-        inst = recs["instrument"]
-        known = np.isin(inst, np.fromiter(self.physics, dtype=np.int64, count=len(self.physics)))
-        whole = known & ((status & _END) != 0) & ((status & _ONE_SIDED) == 0)
-        imb = np.abs(recs["imb_l1"].astype(np.float64)) / IMB_SCALE
-        candidate = whole & ((status & _NOT_TRADABLE) == 0) & ~(imb < self.engine.config.imbalance)
-        idx = np.flatnonzero(whole)
-        bucket = recs["recv_ts_ns"][idx] // self.physics_config.bucket_ns
-        feed = candidate[idx].copy()
-        ids = inst[idx]
-        for i in np.unique(ids):  # first and last record of each bucket, per instrument
-            mine = np.flatnonzero(ids == i)
-            b = bucket[mine]
-            edge = np.ones(len(mine), dtype=bool)
-            edge[1:-1] = (b[1:-1] != b[:-2]) | (b[1:-1] != b[2:])
-            feed[mine] |= edge
-        # the impulse engine's next two gates read only the record: refusals counted here
-        # exactly as it would count them, without building the row
-        c = self.engine.config
-        sel = recs[idx]
-        buy = sel["imb_l1"] > 0
-        depth, ofi = sel["imb_depth"].astype(np.int64), sel["ofi"]
-        confirmed = np.where(buy, (depth > 0) & (ofi > 0), (depth < 0) & (ofi < 0))
-        bid, ask = sel["bid_px"].astype(np.int64), sel["ask_px"].astype(np.int64)
-        wide = (ask - bid) * 2e4 / (ask + bid) > c.max_spread_bps
-        gate = np.where(~confirmed, 1, np.where(wide, 2, 0)).tolist()
-        ts_a = recs["recv_ts_ns"][idx].astype(np.int64)
-        mids_a = (recs["bid_px"][idx].astype(np.int64) + recs["ask_px"][idx]) / 2
-        # the flash-crash window over every whole update, per instrument, in numba: its
-        # halts depend on nothing else, so they can be known before the loop
+        known = np.isin(
+            recs["instrument"], np.fromiter(self.physics, dtype=np.int64, count=len(self.physics))
+        )
+        idx = np.flatnonzero(known & ((status & _END) != 0) & ((status & _ONE_SIDED) == 0))
+        sel = recs[idx]  # the whole, two-sided updates: physics and the crash window's input
+        candidate, code = self.engine.screen(sel)
+        ids = sel["instrument"]
+        ts_a = sel["recv_ts_ns"].astype(np.int64)
+        mids_a = (sel["bid_px"].astype(np.int64) + sel["ask_px"]) / 2
+        bucket = ts_a // self.physics_config.bucket_ns
+        feed = candidate.copy()
         halt = np.zeros(len(idx), dtype=bool)
         for i in np.unique(ids).tolist():
             mine = np.flatnonzero(ids == i)
+            b = bucket[mine]  # physics: the first and last record of each bucket
+            edge = np.ones(len(mine), dtype=bool)
+            edge[1:-1] = (b[1:-1] != b[:-2]) | (b[1:-1] != b[2:])
+            feed[mine] |= edge
+            # the flash-crash window over every whole update, in numba: its halts depend
+            # on nothing else, so they can be known before the loop
             halt[mine] = self.crash[i].update_many(ts_a[mine], mids_a[mine])
         halted = int(halt.sum())
         rejected = self.engine.rejected
         if halted:
             rejected["flash crash"] += halted
-        go = candidate[idx] & ~halt
+        go = candidate & ~halt
         work = np.flatnonzero(feed | go)
         ts, mids = ts_a[work].tolist(), mids_a[work].tolist()
-        buys = recs["buy_flow"][idx[work]].tolist()
-        sells = recs["sell_flow"][idx[work]].tolist()
+        buys, sells = sel["buy_flow"][work].tolist(), sel["sell_flow"][work].tolist()
         ids_l, fed, run = ids[work].tolist(), feed[work].tolist(), go[work].tolist()
-        gates, at = [gate[j] for j in work.tolist()], idx[work].tolist()
+        gates, at = code[work].tolist(), idx[work].tolist()
+        reasons = self.engine.SCREEN_REASONS
         physics, path = self.physics, self.path
         out: list[OrderRequest] = []
         called = 0
@@ -190,7 +175,7 @@ class Trader:
             if run[j]:
                 g = gates[j]
                 if g:
-                    rejected[_GATES[g]] += 1
+                    rejected[reasons[g]] += 1  # the engine's count for this refusal
                     continue
                 called += 1
                 order = path(_unpack_from(recs, at[j] * _REC_SIZE))

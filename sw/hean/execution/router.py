@@ -127,9 +127,10 @@ class Router:
     def resume(self) -> int:
         """Take the journal's open orders back after a restart (run reconciliation
         first); returns how many. Their fills and cancels are then applied as they come."""
-        for state in self.journal.open_orders():
+        open_orders = self.journal.open_orders()
+        for state in open_orders:
             self.orders[state.link_id] = state.to_order()
-        return len(self.journal.open_orders())
+        return len(open_orders)
 
     # --- orders out --------------------------------------------------------------
 
