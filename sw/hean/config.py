@@ -36,6 +36,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from hean.backtest.settings import BacktestConfig, LatencyConfig
 from hean.exchange.base import BYBIT_VIP0
 from hean.execution.executor import ExecutionConfig
 from hean.execution.router import RouterConfig
@@ -43,6 +44,7 @@ from hean.micro.flash_crash import FlashCrashConfig
 from hean.physics import PhysicsConfig
 from hean.risk.config import RiskConfig
 from hean.risk.sizer import SizerConfig
+from hean.strategy.exits import ExitConfig
 from hean.strategy.impulse import ImpulseConfig
 
 
@@ -84,6 +86,7 @@ class HeanConfig:
     """Every part's settings; each table of the file is one of these fields."""
 
     impulse: ImpulseConfig = field(default_factory=ImpulseConfig)
+    exits: ExitConfig = field(default_factory=ExitConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     flash_crash: FlashCrashConfig = field(default_factory=FlashCrashConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
@@ -92,6 +95,8 @@ class HeanConfig:
     router: RouterConfig = field(default_factory=RouterConfig)
     fees: FeesConfig = field(default_factory=FeesConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
 
 
 def load(path: str | Path) -> HeanConfig:

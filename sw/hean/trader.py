@@ -20,12 +20,12 @@ import numpy as np
 
 from hean.bus import FastPath
 from hean.domain import InstrumentSpec, OrderRequest, Side, Signal
-from hean.micro.flash_crash import FlashCrashDetector
+from hean.micro.flash_crash import FlashCrashConfig, FlashCrashDetector
 from hean.micro.trade_flow import TradeFlow
 from hean.micro.volume_profile import VolumeProfile
 from hean.physics import Physics, PhysicsConfig
 from hean.risk.governor import RiskGovernor
-from hean.risk.sizer import quantity
+from hean.risk.sizer import SizerConfig, quantity
 from hean.strategy.impulse import ImpulseEngine
 from hean.wire import REC_DTYPE, REC_STRUCT, Status
 
@@ -56,6 +56,16 @@ class Trader:
         ``link_ids(strategy, instrument) -> orderLinkId``. Live, pass
         :class:`hean.execution.journal.LinkIds`, whose ids are unique across restarts;
         the default counts from 1 in this process (backtests).
+    flash_crash : FlashCrashConfig, optional
+        The crash detector's window and thresholds (the config file's ``[flash_crash]``).
+    sizer : SizerConfig, optional
+        The position sizer's settings (``[sizer]``).
+
+    Attributes
+    ----------
+    last_signal : Signal or None
+        The signal behind the latest order request (its take-profit, stop-loss and
+        strength are what execution and the exits need).
     """
 
     def __init__(
@@ -67,6 +77,8 @@ class Trader:
         positions: Callable[[int], int] = lambda instrument: 0,
         physics: PhysicsConfig | None = None,
         link_ids: Callable[[str, int], str] | None = None,
+        flash_crash: FlashCrashConfig | None = None,
+        sizer: SizerConfig | None = None,
     ) -> None:
         self.instruments = instruments
         self.governor = governor
@@ -78,7 +90,9 @@ class Trader:
         self.physics = {i: Physics(self.physics_config) for i in instruments}
         self.flow = {i: TradeFlow() for i in instruments}
         self.profiles = {i: VolumeProfile() for i in instruments}
-        self.crash = {i: FlashCrashDetector() for i in instruments}
+        self.crash = {i: FlashCrashDetector(flash_crash) for i in instruments}
+        self.sizer = sizer or SizerConfig()
+        self.last_signal: Signal | None = None
         self._traded: set[int] = set()  # instruments whose trades are fed
         self._ids = itertools.count(1)
         self._link_ids = link_ids
@@ -119,13 +133,20 @@ class Trader:
                 return None
         return self.path(row)
 
-    def on_batch(self, recs: np.ndarray) -> list[OrderRequest]:
+    def on_batch(
+        self, recs: np.ndarray, before: Callable[[int], None] | None = None
+    ) -> list[OrderRequest]:
         """Records of a batch (``REC_DTYPE``, in stream order), with the same decisions,
         orders, counters and state as :meth:`on_row` on each, in a fraction of the time.
 
+        ``before(k)``, when given, is called before record ``k`` of the batch goes down
+        the decision path: a backtest brings the exchange, the account and the risk
+        state up to that record's time there, so the decision sees them as they were.
+
         numpy finds the records that can start a signal (END, tradable, a top-of-book
         imbalance at the engine's threshold); only those go down the decision path.
-        Physics gets those, plus the first and the last record of every bucket of each
+        Physics gets those that pass the screen's gates (the only ones where its reading
+        is taken), plus the first and the last record of every bucket of each
         instrument: its reading depends only on a bucket's last mid and the latest flow
         accumulators, so its state is the same wherever it is read. The flash-crash
         detector sees every whole, two-sided update, as before, through its numba window
@@ -144,7 +165,7 @@ class Trader:
         ts_a = sel["recv_ts_ns"].astype(np.int64)
         mids_a = (sel["bid_px"].astype(np.int64) + sel["ask_px"]) / 2
         bucket = ts_a // self.physics_config.bucket_ns
-        feed = candidate.copy()
+        feed = np.zeros(len(idx), dtype=bool)
         halt = np.zeros(len(idx), dtype=bool)
         for i in np.unique(ids).tolist():
             mine = np.flatnonzero(ids == i)
@@ -160,6 +181,8 @@ class Trader:
         if halted:
             rejected["flash crash"] += halted
         go = candidate & ~halt
+        # physics is read only where a record passes the screen's gates: fed there too
+        feed |= go & (code == 0)
         work = np.flatnonzero(feed | go)
         ts, mids = ts_a[work].tolist(), mids_a[work].tolist()
         buys, sells = sel["buy_flow"][work].tolist(), sel["sell_flow"][work].tolist()
@@ -178,6 +201,8 @@ class Trader:
                     rejected[reasons[g]] += 1  # the engine's count for this refusal
                     continue
                 called += 1
+                if before is not None:
+                    before(at[j])
                 order = path(_unpack_from(recs, at[j] * _REC_SIZE))
                 if order is not None:
                     out.append(order)
@@ -200,7 +225,8 @@ class Trader:
         equity = equity if equity > 0.0 else 0.0
         buy = sig.side is Side.BUY
         qty = quantity(buy, equity, price, state.phase, state.temperature, state.entropy,
-                       hourly_volatility(state.temperature, self.physics_config))  # fmt: skip
+                       hourly_volatility(state.temperature, self.physics_config),
+                       self.sizer)  # fmt: skip
         lots = int(qty / lot)
         if lots <= 0:
             return None
@@ -216,6 +242,7 @@ class Trader:
         lots = int(lots * decision.size_mult)
         if not decision.allowed or lots <= 0:
             return None
+        self.last_signal = sig
         if self._link_ids is None:
             link = f"{sig.strategy[:12]}-{sig.instrument}-{next(self._ids)}"
         else:

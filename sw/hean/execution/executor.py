@@ -153,6 +153,16 @@ class Execution:
         top.ts_ns, top.bid, top.ask, top.status = row[_TS], row[_BID], row[_ASK], row[_STATUS]
         top.ice_bid, top.ice_ask = row[_ICE_BID], row[_ICE_ASK]
 
+    @property
+    def working(self) -> bool:
+        """Whether a parent order is still being sliced."""
+        return bool(self._slicers)
+
+    def touch_of(self, link_id: str) -> float | None:
+        """The touch (best ask for a buy, best bid for a sell, ticks) the order with
+        ``link_id`` was decided on; None for an order not placed here."""
+        return self._touch.get(link_id)
+
     def refresh_book(self, instrument: int, bids: list, asks: list, ts_ns: int = 0) -> None:
         """Recompute the instrument's slippage ladder from its book (levels best first,
         ``(price_ticks, qty_lots)``): the synchronous refresh of backtests and paper runs."""

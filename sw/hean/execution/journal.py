@@ -68,6 +68,10 @@ class Journal:
         False to refuse a missing or empty file instead of creating a journal.
     busy_timeout_s : float
         How long a write waits for another process's transaction to finish.
+    durable : bool
+        True (live): every write reaches the disk before it returns (``synchronous=FULL``).
+        False (backtests, whose journal can be made again from the data): writes are
+        left to the operating system, which is far faster with thousands of orders.
 
     Raises
     ------
@@ -76,8 +80,15 @@ class Journal:
         database that is not a journal, or a journal of another schema version.
     """
 
-    def __init__(self, path: str | Path, create: bool = True, busy_timeout_s: float = 10.0):
+    def __init__(
+        self,
+        path: str | Path,
+        create: bool = True,
+        busy_timeout_s: float = 10.0,
+        durable: bool = True,
+    ) -> None:
         self.path = Path(path)
+        self.durable = durable
         if not create and not self.path.is_file():
             raise JournalError(f"{self.path}: no such file")
         uri = self.path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
@@ -113,7 +124,7 @@ class Journal:
         mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise JournalError(f"{self.path}: cannot use WAL mode (journal_mode is {mode})")
-        db.execute("PRAGMA synchronous=FULL")
+        db.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'OFF'}")
         if not tables:
             with self._write():
                 # Statement by statement: executescript would commit the open transaction.

@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # matching imports this module
 #: Messages applied one by one, while orders rest, between looks at whether they still do.
 SLOW_RUN = 64
 
+#: Shortest run the bulk path takes: below it, its fixed cost (a few numpy passes per
+#: instrument) is more than applying the messages one by one.
+BULK_MIN = 128
+
 #: First window :func:`first_due` scans; it doubles, so a due request found near the
 #: start of a long batch costs a short scan, not one over the whole batch.
 _WINDOW = 1024

@@ -26,18 +26,22 @@ def is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+_SET, _TRADE, _CLEAR = int(MsgType.SET), int(MsgType.TRADE), int(MsgType.CLEAR)
+_HEARTBEAT = int(MsgType.HEARTBEAT)
+
+
 def valid_message(mtype: int, side: int, price: int, qty: int) -> bool:
     """The HL2 validity rules that concern a message's own fields (spec, "Validity").
 
     The instrument rule is the caller's: an instrument not traded is ignored anyway.
     """
-    if mtype in (MsgType.SET, MsgType.TRADE):
+    if mtype in (_SET, _TRADE):  # ints, not enum members: once per message
         if side > 1 or not 0 < price <= MAX_PRICE:
             return False
-        return mtype == MsgType.SET or qty > 0
-    if mtype == MsgType.CLEAR:
+        return mtype == _SET or qty > 0
+    if mtype == _CLEAR:
         return side <= 2
-    return mtype == MsgType.HEARTBEAT
+    return mtype == _HEARTBEAT
 
 
 def _check_qty(qty: object, what: str) -> None:

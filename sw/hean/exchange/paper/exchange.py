@@ -28,7 +28,7 @@ from hean.exchange.base import (
     RejectedError,
 )
 from hean.exchange.paper.book import L2Book
-from hean.exchange.paper.bulk import SLOW_RUN, apply_idle, first_due, valid_mask
+from hean.exchange.paper.bulk import BULK_MIN, SLOW_RUN, apply_idle, first_due, valid_mask
 from hean.exchange.paper.checks import check_amend, check_request, check_time, is_int, valid_message
 from hean.exchange.paper.latency import FeedLatency, LatencyModel
 from hean.exchange.paper.ledger import Ledger
@@ -163,25 +163,31 @@ class PaperExchange:
         """
         if not isinstance(msgs, np.ndarray) or msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
             raise ValueError("feed() needs a 1-d numpy array of hean.wire.MSG_DTYPE")
+        ingest, matchers = self._ingest, self._matchers.values()
+        if msgs.size < BULK_MIN:  # too few for the array passes below to pay
+            observe = self.feed_latency.observe
+            for fields in msgs.tolist():
+                observe(fields[7], fields[8])
+                ingest(*fields)
+            return
         self.feed_latency.observe_messages(msgs)
         valid, exch = valid_mask(msgs), msgs["exch_ts_ns"]
-        ingest, matchers = self._ingest, self._matchers.values()
         pos, n = 0, msgs.size
         while pos < n:
             resting = not all(m.idle for m in matchers)
             if not resting:
                 # nothing of ours rests: in bulk up to the message a request runs before
                 end = first_due(valid, exch, pos, self._events[0][0]) if self._events else n
-                if end > pos:
+                if end - pos >= BULK_MIN:
                     bad, latest, foreign = apply_idle(msgs[pos:end], valid[pos:end], self._matchers)
                     self.bad_messages += bad
                     self.foreign_messages += foreign
                     self._now = max(self._now, latest)
                     pos = end
                     continue
-            # one message (it runs a request) or, while orders rest, a short run before
-            # looking again whether the bulk path applies
-            stop = min(n, pos + SLOW_RUN) if resting else pos + 1
+            # one message (it runs a request), a run too short for the bulk path, or,
+            # while orders rest, a short run before looking again whether it applies
+            stop = min(n, pos + SLOW_RUN) if resting else max(pos + 1, end)
             for fields in msgs[pos:stop].tolist():  # Python ints: faster than numpy's
                 ingest(*fields)
             pos = stop

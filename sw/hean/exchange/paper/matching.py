@@ -34,6 +34,10 @@ from hean.wire import Flag, MsgType
 from hean.wire import Side as BookSide
 
 BID, ASK = BookSide.BID, BookSide.ASK
+# plain ints for the per-message path: enum attribute access and Flag arithmetic cost
+# more than the rest of a message's work
+_SET, _TRADE, _CLEAR = int(MsgType.SET), int(MsgType.TRADE), int(MsgType.CLEAR)
+_BOTH, _END = int(BookSide.BOTH), int(Flag.END)
 
 
 def _crosses(side: Side, limit: int | None, price: int) -> bool:
@@ -74,22 +78,22 @@ class Matcher:
 
     def apply(self, mtype: int, side: int, flags: int, price: int, qty: int) -> None:
         """Apply one valid HL2 message of this instrument."""
-        if mtype == MsgType.SET:
+        if mtype == _SET:
             prev = self.book.set(side, price, qty)
             self._taken[side].pop(price, None)
             if side not in self._saved and prev != qty:
                 self._level_changed(side, price, prev, qty)
-        elif mtype == MsgType.TRADE:
+        elif mtype == _TRADE:
             if self._saved:
                 self._finish_rebuild()  # a trade must meet a consistent book
             self._trade(side, price, qty)
-        elif mtype == MsgType.CLEAR:
-            for s in (BID, ASK) if side == BookSide.BOTH else (side,):
+        elif mtype == _CLEAR:
+            for s in (BID, ASK) if side == _BOTH else (side,):
                 if s not in self._saved:
                     self._saved[s] = self.book.snapshot(s)
                 self._taken[s].clear()
             self.book.clear(side)
-        if flags & Flag.END and self._saved:
+        if flags & _END and self._saved:
             self._finish_rebuild()
 
     @property
