@@ -1,5 +1,6 @@
 # HEAN: every target bootstraps .venv (Python 3.11) on first use.
-#   make demo    a synthetic session through the software mirror, with a summary
+#   make demo    a 3M-message synthetic session backtested through the whole stack (metrics,
+#                report, journal), then the real Bybit sample's book through the mirror
 #   make test    the test suite (unit, property and gateware-layout tests)
 #   make bench   the mirror's throughput and the decision path's latency (prints figures)
 #   make sim     the Verilog core under Verilator + cocotb, every record against the mirror;
@@ -12,6 +13,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := out/demo
+BYBIT_SAMPLE := tests/fixtures/bybit_XRPUSDT_2024-12-01_ob500_head.jsonl
 
 .PHONY: demo test bench lint format clean help lock
 
@@ -31,10 +33,14 @@ lock: $(STAMP)
 
 demo: $(STAMP)
 	@mkdir -p $(DEMO)
-	$(BIN)/hean synth -o $(DEMO)/session.hl2 --instruments 3 --messages 2000000 --seed 7
-	$(BIN)/hean features $(DEMO)/session.hl2 -o $(DEMO)/session.hlf
-	$(BIN)/hean summary $(DEMO)/session.hlf
-	$(BIN)/hean inspect $(DEMO)/session.hlf --rows 3
+	$(BIN)/hean synth -o $(DEMO)/session.hl2 --instruments 4 --messages 3000000 --seed 7
+	@rm -f $(DEMO)/journal.db $(DEMO)/journal.db-wal $(DEMO)/journal.db-shm
+	$(BIN)/hean backtest $(DEMO)/session.hl2 --json $(DEMO)/METRICS.json \
+	  --report $(DEMO)/report --journal $(DEMO)/journal.db
+	$(BIN)/hean journal verify $(DEMO)/journal.db
+	$(BIN)/hean convert bybit $(BYBIT_SAMPLE) -o $(DEMO)/bybit.hl2 --instrument XRPUSDT=0:0.0001:1
+	$(BIN)/hean book $(DEMO)/bybit.hl2 --levels 5
+	@echo "report: $(DEMO)/report/index.html (open it in a browser); metrics: $(DEMO)/METRICS.json"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

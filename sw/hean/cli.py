@@ -113,10 +113,11 @@ def main() -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["mirror"]),
+    type=click.Choice(["mirror", "verilator"]),
     default="mirror",
     show_default=True,
-    help="Feature engine: the software mirror.",
+    help="Feature engine: the software mirror, or the RTL core under Verilator (built once "
+    "per parameter set, minutes, cached in ~/.cache/hean/verilator).",
 )
 @engine_params
 @click.option(
@@ -307,7 +308,7 @@ def summary(path: Path) -> None:
 
 # The gateway's commands (convert, record, replay, registry), the benchmarks and the order
 # journal's commands live in their own modules.
-from hean import cli_bench, cli_feeds, cli_journal  # noqa: E402, F401
+from hean import cli_backtest, cli_bench, cli_book, cli_feeds, cli_journal  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -62,7 +62,7 @@ def test_features_warns_when_the_file_names_more_instruments(stream, tmp_path) -
         (["--N", "0"], "0 is not in the range 1<=x<=256"),
         (["--ofi-shift", "17"], "17 is not in the range 1<=x<=16"),
         (["--ice-min-refills", "256"], "256 is not in the range 1<=x<=255"),
-        (["--engine", "fpga"], "'fpga' is not 'mirror'"),
+        (["--engine", "fpga"], "'fpga' is not one of 'mirror', 'verilator'"),
     ],
 )
 def test_bad_arguments_exit_2_and_name_the_option(stream, tmp_path, args, message) -> None:

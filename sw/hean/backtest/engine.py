@@ -57,6 +57,8 @@ from hean.wire import Side as BookSide
 
 _END = int(Status.END)
 _ONE_SIDED = int(Status.BID_EMPTY | Status.ASK_EMPTY)
+#: the feed-latency histogram takes every FEED_SAMPLE-th message
+FEED_SAMPLE = 8
 _PHASE_CODE = {name: k for k, name in enumerate(PHASES)}
 _F = {name: k for k, name in enumerate(REC_DTYPE.names or ())}
 _BID, _ASK = _F["bid_px"], _F["ask_px"]
@@ -193,6 +195,7 @@ class Backtest:
         self._series = {i: _Series([], [], [], [], [], [], [], []) for i in self.specs}
         self._fills: list[tuple] = []
         self._feed_lat: list[np.ndarray] = []
+        self._msg_base = 0  # messages of the batches before this one
         self._engine_ns: list[float] = []
         self._equity: list[tuple[int, float]] = []
         self._halted = False
@@ -233,7 +236,7 @@ class Backtest:
                 self._equity.append((self.now, equity0))
                 self._next_sample = (self.now // self._sample_ns + 1) * self._sample_ns
             self.trader.on_batch(recs, before=self._advance)
-            self._advance(len(part) - 1)
+            self._advance(len(part) - 1, final=True)
             self._sync()
             if progress is not None:
                 progress(len(part))
@@ -255,31 +258,41 @@ class Backtest:
         if self.now:
             np.maximum(self._recv, self.now, out=self._recv)
         self._fed = self._seen = self._flowed = 0
+        # feed latency of every FEED_SAMPLE-th message of the stream (wherever batches end)
         lat = recv - msgs["exch_ts_ns"].astype(np.int64)
-        self._feed_lat.append(lat[:: max(1, len(lat) // 2048)])
+        self._feed_lat.append(lat[(-self._msg_base) % FEED_SAMPLE :: FEED_SAMPLE])
+        self._msg_base += len(msgs)
 
-    def _advance(self, k: int) -> None:
+    def _advance(self, k: int, final: bool = False) -> None:
         """Bring the exits, the account and the risk state up to record ``k`` of the batch.
 
         While nothing of ours works, the paper exchange is left behind (it has nothing
         to report) and is fed in bulk when an order is about to go (:meth:`_sync`);
-        while an order works, it is fed in steps of ``step_ms`` and its reports applied.
+        while an order works, it is fed up to each ``step_ms`` boundary of the clock
+        and its reports applied there. Every stop is fixed by the stream itself (a
+        decision, a step or sample boundary, an exit), never by where a batch ends
+        (``final``: the batch's last records, applied without a stop of their own), so
+        the batch size does not change the result.
         """
-        recv = self._recv
+        recv, n = self._recv, len(self._recv)
         while self._seen <= k:
             lo = self._seen
-            stop = k + 1
+            stop, cut = k + 1, not final
             working = bool(self._working) or self.execution.working
-            if working:  # step in time, so that reports and expiries come on time
-                stop = min(stop, int(np.searchsorted(recv, recv[lo] + self._step_ns, "right")))
+            if working:  # stop at the next step boundary: reports and expiries on time
+                edge = (int(recv[lo]) // self._step_ns + 1) * self._step_ns
+                g = max(lo + 1, int(np.searchsorted(recv, edge, "left")))
+                if g < n and g <= stop:  # the boundary falls inside this batch
+                    stop, cut = g, True
             if recv[stop - 1] >= self._next_sample:  # stop at the first sample boundary
                 stop = min(stop, int(np.searchsorted(recv, self._next_sample, "left")) + 1)
+                cut = True
             due = self.exits.first_due(self._upd, lo, stop)
             if due is not None:
-                stop = due.index + 1
+                stop, cut = due.index + 1, True
             self._seen = stop
             self.now = int(recv[stop - 1])
-            if working or due is not None:
+            if cut and (working or due is not None):
                 self._sync()
                 self._pump()
             if due is not None:
@@ -470,7 +483,7 @@ class Backtest:
             ts_ns=np.array(cols[0], np.int64), instrument=np.array(cols[1], np.int16),
             side=np.array(cols[2], np.int8), price=np.array(cols[3], np.float64),
             qty=np.array(cols[4], np.float64), maker=np.array(cols[5], bool),
-            slippage_bps=np.array(cols[6], np.float64),
+            slippage_bps=np.array(cols[6], np.float64), fee=np.array(cols[7], np.float64),
         )  # fmt: skip
         features = {i: self._features(i, s) for i, s in self._series.items()}
         return Trace(
@@ -490,10 +503,6 @@ class Backtest:
             np.array(s.imb1), np.array(s.imbn), np.array(s.ofi), np.array(s.temp),
             np.array(s.ent), np.array(s.phase, np.int8),
         )  # fmt: skip
-
-    def fee_total(self) -> float:
-        """Fees paid over the run, quote currency."""
-        return float(sum(x[7] for x in self._fills))
 
     def close(self) -> None:
         """Close the journal (and remove it, when it was a temporary one)."""

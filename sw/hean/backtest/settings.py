@@ -63,7 +63,7 @@ class BacktestConfig:
     """
 
     seed: int = 0
-    batch: int = 16_384
+    batch: int = 65_536
     step_ms: float = 10.0
     sample_ms: float = 1000.0
     trade_flow: bool = False

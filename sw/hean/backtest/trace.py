@@ -42,6 +42,7 @@ class FillSeries:
     qty: np.ndarray  # float64, base currency
     maker: np.ndarray  # bool
     slippage_bps: np.ndarray  # float64, against the touch decided on; NaN when unknown
+    fee: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # quote, paid > 0
 
 
 @dataclass

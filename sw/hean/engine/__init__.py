@@ -1,16 +1,18 @@
 """Feature engines: HL2 messages in, feature records out.
 
-Only the software mirror is built so far; :func:`open_engine` is where the other
-backends will be selected by name.
+:func:`open_engine` selects a backend by name: ``mirror`` (the software mirror) or
+``verilator`` (the gateware's Verilog simulated by Verilator; its module imports nothing
+heavy, the build tools load on first use).
 """
 
 from __future__ import annotations
 
 from hean.engine.base import Counters, FeatureEngine
 from hean.engine.mirror import Mirror
+from hean.engine.verilator import VerilatorEngine
 from hean.wire import Params
 
-ENGINES = {"mirror": Mirror}
+ENGINES = {"mirror": Mirror, "verilator": VerilatorEngine}
 
 
 def open_engine(name: str, params: Params | None = None) -> FeatureEngine:
@@ -28,4 +30,4 @@ def open_engine(name: str, params: Params | None = None) -> FeatureEngine:
     return cls(params)
 
 
-__all__ = ["ENGINES", "Counters", "FeatureEngine", "Mirror", "open_engine"]
+__all__ = ["ENGINES", "Counters", "FeatureEngine", "Mirror", "VerilatorEngine", "open_engine"]

@@ -150,16 +150,16 @@ class RiskGovernor:
         if self._latched or self.drawdown() >= c.kill_switch:
             self._latched = True
             new = RiskState.HARD_STOP
-            reason = f"kill switch: drawdown {self.drawdown():.2%} >= {c.kill_switch:.0%}"
+            reason = f"kill switch: drawdown {self.drawdown():.2%} >= {c.kill_switch * 100:.4g}%"
         elif self.hourly_loss() >= c.hourly_loss:
             new = RiskState.QUARANTINE
-            reason = f"hourly loss {self.hourly_loss():.2%} >= {c.hourly_loss:.0%}"
+            reason = f"hourly loss {self.hourly_loss():.2%} >= {c.hourly_loss * 100:.4g}%"
         elif self.quarantined:
             new = RiskState.SOFT_BRAKE
             worst = max(self.quarantined, key=self.strategy_drawdown)
             reason = (
                 f"strategy {worst} drawdown {self.strategy_drawdown(worst):.2%} >= "
-                f"{c.strategy_drawdown:.0%}"
+                f"{c.strategy_drawdown * 100:.4g}%"
             )
         else:
             new, reason = RiskState.NORMAL, "within every limit"
