@@ -275,6 +275,19 @@ class Backtest:
         the batch size does not change the result.
         """
         recv, n = self._recv, len(self._recv)
+        if (
+            not self._working
+            and not self.exits.positions
+            and recv[k] < self._next_sample
+            and not self.execution.working
+            and not final
+        ):
+            # the common case: nothing works, nothing to watch, no sample due
+            if self._seen <= k:
+                self._seen, self.now = k + 1, int(recv[k])
+            self._k = k
+            self._flow_to(k)
+            return
         while self._seen <= k:
             lo = self._seen
             stop, cut = k + 1, not final
@@ -300,6 +313,10 @@ class Backtest:
             if self.now >= self._next_sample:
                 self._sample()
         self._k = k
+        self._flow_to(k)
+
+    def _flow_to(self, k: int) -> None:
+        """Trades up to record ``k`` to the trade-flow analyzer (``backtest.trade_flow``)."""
         if self.config.backtest.trade_flow and self._flowed <= k:
             self._trades(self._flowed, k + 1)
             self._flowed = k + 1
