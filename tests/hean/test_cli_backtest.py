@@ -90,3 +90,14 @@ def test_clear_errors(data, tmp_path) -> None:
     hlf.write_bytes(b"not an hl2 file at all, not even a header")
     r = CliRunner().invoke(main, ["backtest", str(hlf)])
     assert r.exit_code == 1 and "x.hl2" in r.output
+
+
+def test_the_example_config_loads_and_runs(data, tmp_path) -> None:
+    example = Path(__file__).parent.parent.parent / "examples" / "backtest.toml"
+    m = tmp_path / "m.json"
+    r = CliRunner().invoke(
+        main, ["backtest", str(data), "--config", str(example), "--json", str(m)]
+    )
+    assert r.exit_code == 0, r.output
+    cfg = json.loads(m.read_text())["config"]
+    assert cfg["fees"]["taker"] == "0.00055" and cfg["exits"]["max_hold_s"] == 300.0
