@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import click
+import numpy as np
 
-from hean.cli import main, out, progress_bar
+from hean.cli import engine_params, err, main, out, progress_bar, user_errors
+from hean.latency_bench import ALVEO_MHZ, ZYNQ_MHZ
+from hean.wire import Params
 
 
 @main.group()
@@ -41,3 +44,77 @@ def fastpath(json_path: Path | None, decisions: int, seed: int) -> None:
     if json_path is not None:
         json_path.write_text(json.dumps(r.as_dict(), indent=2) + "\n")
         out.print(f"figures written to {json_path}")
+
+
+@bench.command("latency")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write the figures to this JSON file.")  # fmt: skip
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also draw a CDF and a bar chart into this PNG.")  # fmt: skip
+@engine_params
+@click.option(
+    "--messages",
+    type=click.IntRange(1, 1 << 31),
+    default=200_000,
+    show_default=True,
+    help="Time the first MESSAGES of DATA (all if fewer).",
+)
+@click.option("--rtl/--no-rtl", default=True, show_default=True,
+              help="Run the RTL core under Verilator (built once per K,N, cached); --no-rtl "
+              "reports only its elaborated latency and the manifest's Fmax.")  # fmt: skip
+@click.option(
+    "--zynq-mhz",
+    type=click.FloatRange(1, 1000),
+    default=ZYNQ_MHZ,
+    show_default=True,
+    help="Zynq target clock in MHz (a target, not measured).",
+)
+@click.option(
+    "--alveo-mhz",
+    type=click.FloatRange(1, 1000),
+    default=ALVEO_MHZ,
+    show_default=True,
+    help="Alveo target clock in MHz (a target, not measured).",
+)
+def latency(data: Path, json_path: Path | None, plot_path: Path | None, messages: int,
+            rtl: bool, zynq_mhz: float, alveo_mhz: float, **params: int) -> None:  # fmt: skip
+    """Latency per message of the mirror and of the RTL core, on the stream in DATA (.hl2).
+
+    The mirror is timed on the wall clock fed one message per call and in batches of
+    64, 1,024 and 65,536; the RTL core runs the same messages back to back under
+    Verilator, and its latency in clocks becomes nanoseconds at the ECP5 Fmax of
+    bitstreams/manifest.json and at the Zynq and Alveo target clocks. Prints a table.
+
+    When Verilator cannot run, the mirror's figures are still printed and written, the
+    RTL part holds only the elaborated latency, and the exit status is 1 (pass --no-rtl
+    to leave the RTL out on purpose, with status 0).
+    """
+    from hean.latency_bench import render_table, run, summary_lines, write_plot
+    from hean.wire import FileKind, open_file
+
+    with user_errors():
+        infile = open_file(data, expect=FileKind.HL2)
+        if len(infile) == 0:
+            raise click.ClickException(f"{data}: holds no messages")
+        p = Params(**params)
+        if infile.params.N > p.N:
+            err.print(f"[yellow]warning:[/] {data} was written for N={infile.params.N}; with "
+                      f"--N {p.N} messages for instruments >= {p.N} are bad messages")  # fmt: skip
+        msgs = np.array(infile.items[:messages])  # in memory: no page faults in the timing
+        result = run(data, msgs, p, rtl=rtl, zynq_mhz=zynq_mhz, alveo_mhz=alveo_mhz,
+                     progress=lambda label, total: progress_bar(total, label))  # fmt: skip
+    out.print(render_table(result))
+    for line in summary_lines(result):
+        out.print(line)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result.doc, indent=2) + "\n")
+        out.print(f"figures written to {json_path}")
+    if plot_path is not None:
+        write_plot(result, plot_path)
+        out.print(f"plot written to {plot_path}")
+    if result.rtl_error is not None:
+        err.print(f"[red]error:[/] the RTL was not measured: {result.rtl_error}")
+        err.print("pass --no-rtl to leave it out on purpose")
+        raise SystemExit(1)
