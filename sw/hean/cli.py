@@ -113,11 +113,12 @@ def main() -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["mirror", "verilator"]),
+    type=click.Choice(["mirror", "verilator", "auto"]),
     default="mirror",
     show_default=True,
     help="Feature engine: the software mirror, or the RTL core under Verilator (built once "
-    "per parameter set, minutes, cached in ~/.cache/hean/verilator).",
+    "per parameter set, minutes, cached in ~/.cache/hean/verilator), or auto: a PYNQ board "
+    "when one answers and bitstreams/ has a bitstream for the parameters, else the mirror.",
 )
 @engine_params
 @click.option(
@@ -151,7 +152,13 @@ def features(src: Path, dst: Path, engine: str, chunk: int, **params: int) -> No
         sidecar = read_sidecar(src)
         if sidecar is None:
             err.print(f"[yellow]note:[/] {src} has no sidecar; instruments are shown by id")
-        eng = open_engine(engine, p)
+        if engine == "auto":
+            from hean.engine.board import choose_engine
+
+            eng, why = choose_engine(engine, p)
+            err.print(f"engine: {eng.name} ({why})", markup=False)
+        else:
+            eng = open_engine(engine, p)
         if hasattr(eng, "warm_up"):
             eng.warm_up()  # compile before the clock starts
         part = dst.with_name(dst.name + ".part")
@@ -308,7 +315,14 @@ def summary(path: Path) -> None:
 
 # The gateway's commands (convert, record, replay, registry), the benchmarks and the order
 # journal's commands live in their own modules.
-from hean import cli_backtest, cli_bench, cli_book, cli_feeds, cli_journal  # noqa: E402, F401
+from hean import (  # noqa: E402, F401
+    cli_backtest,
+    cli_bench,
+    cli_board,
+    cli_book,
+    cli_feeds,
+    cli_journal,
+)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -18,7 +18,7 @@ from hean.wire import Params
 def _engines() -> list[str]:
     from hean.engine import ENGINES
 
-    return list(ENGINES)
+    return [*ENGINES, "auto"]  # auto: a board when one answers, else the mirror
 
 
 @main.command()
@@ -107,8 +107,14 @@ def backtest(
             raise click.ClickException(str(exc)) from None
         for warning in session.warnings:
             err.print(f"[yellow]warning:[/] {warning}")
+        chosen = engine  # a name for open_engine, or with auto the engine picked
+        if engine == "auto":
+            from hean.engine.board import choose_engine
+
+            chosen, why = choose_engine(engine, p)
+            err.print(f"engine: {chosen.name} ({why})", markup=False)
         try:
-            bt = Backtest(session.instruments, cfg, engine=engine, params=p, journal=journal)
+            bt = Backtest(session.instruments, cfg, engine=chosen, params=p, journal=journal)
         except (ValueError, JournalError) as exc:
             raise click.ClickException(str(exc)) from None
         try:

@@ -2,7 +2,9 @@
 
 :func:`open_engine` selects a backend by name: ``mirror`` (the software mirror) or
 ``verilator`` (the gateware's Verilog simulated by Verilator; its module imports nothing
-heavy, the build tools load on first use).
+heavy, the build tools load on first use); ``auto`` is a PYNQ board when one answers and
+a bitstream for the parameters is in ``bitstreams/``, else the mirror (see
+:func:`hean.engine.board.choose_engine`, which also says why).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ def open_engine(name: str, params: Params | None = None) -> FeatureEngine:
     ValueError
         If no engine has that name.
     """
+    if name == "auto":  # needs a bitstream, so it is not in ENGINES
+        from hean.engine.board import choose_engine
+
+        return choose_engine(name, params)[0]
     try:
         cls = ENGINES[name]
     except KeyError:

@@ -181,7 +181,7 @@ def test_trade_flow_feeds_the_software_analyzer(session) -> None:
         msgs = session[0]
         trades = msgs[msgs["type"] == 2]
         # every trade went to its instrument's analyzer and volume profile
-        assert bt.trader._traded == set(np.unique(trades["instrument"]).tolist())  # noqa: SLF001
+        assert bt.trader._traded == set(np.unique(trades["instrument"]).tolist())
         assert bt.journal.verify() == [] and m["messages"] == len(msgs)
     finally:
         bt.close()
