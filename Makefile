@@ -67,9 +67,18 @@ sim: $(STAMP)
 
 # FPGA builds (docs/hardware.md): the default set (K=32 N=4, K=16 N=1, K=64 N=1, both
 # targets), or one configuration with K=.. and/or N=..; bitstreams/manifest.json records each.
+# BOARD=pynq-z2 (Vivado) or BOARD=alveo PLATFORM=.. (Vitis) build that board's shell; without
+# the vendor tool they write the Verilog and the scripts under build/ and stop with an error.
 .PHONY: bitstream
 bitstream: $(STAMP)
-ifeq ($(K)$(N),)
+ifeq ($(BOARD),pynq-z2)
+	$(BIN)/python -m hean_hw.build pynq-z2 $(if $(K),--K $(K)) $(if $(N),--N $(N))
+else ifeq ($(BOARD),alveo)
+	$(BIN)/python -m hean_hw.build alveo $(if $(K),--K $(K)) $(if $(N),--N $(N)) \
+	  $(if $(PLATFORM),--platform $(PLATFORM))
+else ifneq ($(BOARD),)
+	@echo "error: unknown BOARD=$(BOARD) (pynq-z2 or alveo; none for ECP5 + xc7)"; exit 2
+else ifeq ($(K)$(N),)
 	$(BIN)/python -m hean_hw.build all
 else
 	$(BIN)/python -m hean_hw.build ecp5 $(if $(K),--K $(K)) $(if $(N),--N $(N))

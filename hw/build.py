@@ -7,6 +7,8 @@
     python -m hean_hw.build xc7 --K 32 --N 4     # Zynq-7020 utilization (no bitstream)
     python -m hean_hw.build all --jobs 2         # the default set, both targets
     python -m hean_hw.build table                # bitstreams/manifest.json as Markdown
+    python -m hean_hw.build pynq-z2 --K 32 --N 4  # PYNQ-Z2 .bit + .hwh (needs Vivado)
+    python -m hean_hw.build alveo --platform P   # Alveo .xclbin (needs Vitis)
 
 Every ``ecp5`` and ``xc7`` build records an entry in ``bitstreams/manifest.json``
 (replacing an older one for the same target and parameters); logs and reports stay
@@ -32,7 +34,9 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from hean.wire import Params, WireError
+from hean_hw import kernel_alveo as ka
 from hean_hw import reports as rp
+from hean_hw import shell_pynq as sp
 from hean_hw import toolflow as tf
 
 #: The builds of ``all`` (K, N), for both targets.
@@ -379,6 +383,198 @@ def all_(freq, seed, speed, router, abc9, out, build_dir, jobs) -> None:
         Job(rp.XC7_TARGET, Params(K=k, N=n), out, build_dir, abc9=abc9) for k, n in DEFAULT_SET
     ]
     run_jobs(ecp5_jobs + xc7_jobs, parallel=jobs)
+
+
+# --- vendor shells: PYNQ-Z2 (Vivado) and Alveo (Vitis) ---------------------------------
+
+
+def _vendor_run(job: Job, d: Path, timer: tf.Timer, tool: str, args: list[str], log: str) -> None:
+    """Run a vendor tool in ``d`` with a live status line; its failure is a ClickException."""
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        TextColumn("[dim]{task.fields[detail]}"),
+    )
+    console.print(f"{job.name}: {tool} running in {d}; log {d / log}")
+    try:
+        with (
+            Progress(*columns, console=console, transient=True) as progress,
+            Reporter(progress).step(job, tool, timer) as tick,
+        ):
+            tf.run_tool(tool, args, cwd=d, out=d / f"{tool}.out", log=d / log, on_tick=tick)
+    except tf.ToolError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _copy_artifact(src: Path, out: Path) -> Path:
+    """``src`` into ``out`` under its own name, through a temporary file and a rename."""
+    if not src.exists():
+        raise click.ClickException(f"the tool finished but wrote no {src}")
+    out.mkdir(parents=True, exist_ok=True)
+    dst = out / src.name
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+    return dst
+
+
+def _vendor_entry(
+    job: Job, meta: dict, ident: int, timer: tf.Timer, log_dir: Path, **fields: object
+) -> dict:
+    """A manifest entry in the layout of :func:`run_job`'s, for a vendor-tool build."""
+    flow = {k: fields.pop(k) for k in ("fmax_mhz", "target_mhz", "timing_met")}
+    use = fields.pop("utilization")
+    return {
+        "target": job.target,
+        "board": fields.pop("board"),
+        "part": fields.pop("part"),
+        "params": job.params.as_dict(),
+        **flow,
+        "utilization": use,
+        "fits": rp.fits(use),
+        "latency_cycles": meta["latency_cycles"],
+        "top_latency_cycles": meta["top_latency_cycles"],
+        "source_revision": meta["source_revision"],
+        "build_id": ident,
+        "tools": fields.pop("tools"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_seconds": timer.with_total(),
+        **fields,  # artifact, sha256 and the target's own
+        "verilog_sha256": meta["verilog_sha256"],
+        "log_dir": repo_path(log_dir),
+    }
+
+
+def _record(job: Job, entry: dict) -> None:
+    with _manifest_lock:
+        rp.update_manifest(job.out / MANIFEST, entry)
+    timing = "no timing"
+    if entry["fmax_mhz"] is not None:
+        met = "met" if entry["timing_met"] else "NOT met"
+        timing = f"Fmax {entry['fmax_mhz']:.1f} MHz (target {entry['target_mhz']:g}, {met})"
+    use = ", ".join(
+        f"{k} {v['used']:g} ({v['percent']:.1f}%)" for k, v in entry["utilization"].items()
+    )
+    console.print(f"[bold]{job.name}[/]: {timing}; {use}; {entry['artifact']}")
+
+
+@cli.command(name="pynq-z2")
+@params_options
+@out_option
+@build_dir_option
+@click.option(
+    "--fclk-mhz",
+    type=click.FloatRange(min=10, max=250),
+    default=sp.DEFAULT_FCLK_MHZ,
+    show_default=True,
+    help="FCLK_CLK0, the design's one clock (MHz).",
+)
+@click.option("--vivado-jobs", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Vivado launch_runs -jobs.")  # fmt: skip
+def pynq_z2(out, build_dir, fclk_mhz, vivado_jobs, **values) -> None:
+    """PYNQ-Z2 overlay: block design with the Zynq PS, AXI DMA and the core (Vivado).
+
+    Always writes BUILD_DIR/pynq-z2_K<K>_N<N>/ with hl2_top.v, the wrapper and
+    build_pynq_z2.tcl. With `vivado` on PATH it runs the script and copies
+    pynq-z2_K<K>_N<N>.bit and .hwh to OUT, recording the build in OUT/manifest.json;
+    without Vivado it stops with an error saying so.
+    """
+    params = make_params(**values)
+    tag = build_tag(params)
+    job = Job(sp.TARGET, params, out, build_dir)
+    d = build_dir / f"{sp.TARGET}_{tag}"
+    timer, ident = tf.Timer(), tf.build_id()
+    with timer("verilog"):
+        meta = sp.write_project(
+            params, d, build_id=ident, tag=tag, fclk_mhz=fclk_mhz, jobs=vivado_jobs
+        )
+    console.print(f"wrote {d / 'hl2_top.v'}, {meta['wrapper']} and {meta['script']}")
+    if shutil.which("vivado") is None:
+        raise click.ClickException(
+            f"Vivado not found on PATH: wrote {d / 'hl2_top.v'} and {sp.SCRIPT}; run "
+            f"`vivado -mode batch -source {sp.SCRIPT}` in {d} on a machine with Vivado 2022.1 "
+            "or newer (PYNQ-Z2 board files optional)"
+        )
+    args = ["-mode", "batch", "-notrace", "-source", sp.SCRIPT]
+    _vendor_run(job, d, timer, "vivado", [*args, "-log", "vivado.log", "-journal", "vivado.jou"],
+                "vivado.log")  # fmt: skip
+    base = sp.artifact_base(tag)
+    bit = _copy_artifact(d / "out" / f"{base}.bit", out)
+    hwh = _copy_artifact(d / "out" / f"{base}.hwh", out)
+    reports = d / "reports"
+    results = sp.parse_results(tf.tail(reports / "results.txt", 100))
+    use_text = tf.tail(reports / "utilization.rpt", 100_000)
+    entry = _vendor_entry(
+        job, meta, ident, timer,
+        board=sp.BOARD, part=sp.PART, **sp.timing(results),
+        utilization=sp.parse_utilization(use_text),
+        tools={"vivado": results.get("vivado", "unknown")},
+        artifact=repo_path(bit), sha256=rp.sha256(bit),
+        hwh=repo_path(hwh), hwh_sha256=rp.sha256(hwh),
+        ip_names={"dma": sp.DMA_NAME, "regs": sp.REGS_NAME}, log_dir=d,
+    )  # fmt: skip
+    _record(job, entry)
+
+
+@cli.command()
+@params_options
+@out_option
+@build_dir_option
+@click.option(
+    "--platform",
+    envvar="PLATFORM",
+    default=None,
+    help="Vitis platform (name or .xpfm path) [env PLATFORM].",
+)
+@click.option("--kernel-mhz", type=click.FloatRange(min=10, max=500),
+              default=ka.DEFAULT_KERNEL_MHZ, show_default=True,
+              help="Requested kernel clock (v++ --kernel_frequency).")  # fmt: skip
+def alveo(out, build_dir, platform, kernel_mhz, **values) -> None:
+    """Alveo xclbin: the core as a free-running RTL kernel with HLS data movers (Vitis).
+
+    Always writes BUILD_DIR/alveo_K<K>_N<N>/ with hl2_top.v, the kernel wrapper,
+    kernel.xml, package_kernel.tcl, the movers and build_alveo.sh. With `v++` on PATH and
+    --platform given it runs build_alveo.sh and copies alveo_K<K>_N<N>.xclbin to OUT,
+    recording the build in OUT/manifest.json; without Vitis it stops with an error.
+    """
+    params = make_params(**values)
+    tag = build_tag(params)
+    job = Job(ka.TARGET, params, out, build_dir)
+    d = build_dir / f"{ka.TARGET}_{tag}"
+    timer, ident = tf.Timer(), tf.build_id()
+    with timer("verilog"):
+        meta = ka.write_kernel(params, d, build_id=ident, tag=tag, kernel_mhz=kernel_mhz)
+    console.print(f"wrote {d / 'hl2_top.v'}, {meta['wrapper']}, kernel.xml and {meta['script']}")
+    if shutil.which("v++") is None:
+        raise click.ClickException(
+            f"Vitis v++ not found on PATH: wrote {d / 'hl2_top.v'} and {ka.SCRIPT}; run "
+            f"`./{ka.SCRIPT} PLATFORM` in {d} on a machine with Vitis, XRT and the Alveo "
+            "platform installed"
+        )
+    if not platform:
+        raise click.ClickException(
+            f"no --platform (or PLATFORM) given for v++; wrote the kernel sources in {d}"
+        )
+    _vendor_run(job, d, timer, "bash", [ka.SCRIPT, platform], "bash.out")
+    xclbin = _copy_artifact(d / "out" / f"{ka.artifact_base(tag)}.xclbin", out)
+    timing_reports = sorted(d.glob("_x/**/*timing_summary_routed.rpt"))
+    wns = ka.parse_wns(timing_reports[0].read_text(errors="replace")) if timing_reports else None
+    scaled = ka.scaled_mhz(tf.tail(d / "logs" / "link.out", 100_000))
+    fmax = scaled if scaled is not None else (kernel_mhz if wns is not None and wns >= 0 else None)
+    util = sorted(d.glob("reports/**/*full_util_routed.rpt"))
+    part = tf.tail(d / "part.txt", 1).strip() or "unknown"
+    entry = _vendor_entry(
+        job, meta, ident, timer,
+        board=f"Alveo ({platform})", part=part,
+        fmax_mhz=fmax, target_mhz=kernel_mhz,
+        timing_met=None if wns is None else (wns >= 0 and scaled is None),
+        utilization=sp.parse_utilization(util[0].read_text(errors="replace")) if util else {},
+        tools={"v++": tf.tool_version("v++")},
+        artifact=repo_path(xclbin), sha256=rp.sha256(xclbin),
+        platform=platform, wns_ns=wns, log_dir=d,
+    )  # fmt: skip
+    _record(job, entry)
 
 
 @cli.command()
