@@ -172,3 +172,23 @@ def test_cli_bad_and_missing_files(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "bad magic" in r.output, r.output
     r = CliRunner().invoke(main, ["bench", "latency", str(tmp_path / "none.hl2"), "--no-rtl"])
     assert r.exit_code == 1 and "no such file" in r.output, r.output
+
+
+def test_a_board_that_answers_gets_its_round_trip_measured(monkeypatch, tmp_path) -> None:
+    """On the fake PYNQ board of the board tests: round trips of batches, records checked."""
+    from hean.feeds.synth import SynthConfig, generate
+    from hean.latency_bench import find_board
+    from tests.hean.engine.test_board import World, install_fake_pynq, make_bitstream
+
+    world = World()
+    install_fake_pynq(monkeypatch, world)
+    monkeypatch.setenv("HEAN_BITSTREAMS", str(tmp_path))
+    make_bitstream(tmp_path, world.params, world.build_id)
+    msgs, _ = generate(SynthConfig(instruments=world.params.N, messages=3_000, seed=2))
+    board, note = find_board(msgs, world.params)
+    assert board is not None, note
+    assert "PYNQ board" in note and board["records_match_mirror"] is True
+    sizes = [b["batch"] for b in board["batched"]]
+    assert sizes == [64, 1024]  # the batch sizes that fit 3,000 messages
+    for b in board["batched"]:
+        assert b["batches"] == 3_000 // b["batch"] and b["round_trip_ns"]["p50"] > 0

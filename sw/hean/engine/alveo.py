@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from hean.engine.base import Counters, FeatureEngine
+from hean.engine.base import Counters, FeatureEngine, check_batch
 from hean.engine.board import BoardError, BoardInfo, bitstreams_dir, manifest_entry
-from hean.wire import MSG_DTYPE, REC_DTYPE, Params, Status, WireError
+from hean.wire import MSG_DTYPE, REC_DTYPE, Params, Status
 
 #: Device indices tried when pyxrt has no ``enumerate_devices``.
 MAX_DEVICES = 16
@@ -176,10 +176,7 @@ class XrtEngine:
 
     def process_into(self, msgs: np.ndarray, out: np.ndarray) -> None:
         """Like :meth:`process`, writing into ``out[:len(msgs)]`` (double-buffered)."""
-        if msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
-            raise WireError(f"expected a 1-D array of HL2 messages, got {msgs.dtype} {msgs.shape}")
-        if out.dtype != REC_DTYPE or len(out) < len(msgs):
-            raise WireError("output must be a REC_DTYPE array at least as long as the input")
+        check_batch(msgs, out)
         if self._dead is not None:
             raise BoardError(f"{self._dead}; reload the xclbin (a new XrtEngine)")
         spans = [(s, min(s + self.batch, len(msgs))) for s in range(0, len(msgs), self.batch)]

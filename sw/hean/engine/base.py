@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from hean.wire import Params
+from hean.wire import MSG_DTYPE, REC_DTYPE, Params, WireError
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,21 @@ class Counters:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def check_batch(msgs: np.ndarray, out: np.ndarray) -> None:
+    """The arguments every engine's ``process_into`` takes, checked alike.
+
+    Raises
+    ------
+    WireError
+        If ``msgs`` is not a 1-D ``MSG_DTYPE`` array or ``out`` is not a ``REC_DTYPE``
+        array at least as long.
+    """
+    if msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
+        raise WireError(f"expected a 1-D array of HL2 messages, got {msgs.dtype} {msgs.shape}")
+    if out.dtype != REC_DTYPE or len(out) < len(msgs):
+        raise WireError("output must be a REC_DTYPE array at least as long as the input")
 
 
 class FeatureEngine(Protocol):

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from hean.engine.base import Counters, FeatureEngine
-from hean.wire import MSG_DTYPE, REC_DTYPE, Params, WireError
+from hean.engine.base import Counters, FeatureEngine, check_batch
+from hean.wire import MSG_DTYPE, REC_DTYPE, Params
 
 #: The block-design names of the shell's DMA and of the core's AXI4-Lite register block.
 DMA_NAME = "axi_dma_0"
@@ -334,10 +334,7 @@ class PynqEngine:
         Batch ``i + 1`` is copied into the other input buffer while batch ``i`` is on
         the wire, and batch ``i``'s records are copied out while ``i + 1`` is.
         """
-        if msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
-            raise WireError(f"expected a 1-D array of HL2 messages, got {msgs.dtype} {msgs.shape}")
-        if out.dtype != REC_DTYPE or len(out) < len(msgs):
-            raise WireError("output must be a REC_DTYPE array at least as long as the input")
+        check_batch(msgs, out)
         if self._dead is not None:
             raise BoardError(f"{self._dead}; call reset() to reload the overlay")
         n, b = len(msgs), self.batch

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from hean.engine import kernel
-from hean.engine.base import Counters
-from hean.wire import MSG_DTYPE, REC_DTYPE, Params, WireError
+from hean.engine.base import Counters, check_batch
+from hean.wire import MSG_DTYPE, REC_DTYPE, Params
 
 # A compiled run and a pure-Python run of the very same kernel source.
 _COMPILED = kernel.process_batch
@@ -83,10 +83,7 @@ class Mirror:
 
     def process_into(self, msgs: np.ndarray, out: np.ndarray) -> None:
         """Like :meth:`process`, writing into ``out[:len(msgs)]`` (no allocation)."""
-        if msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
-            raise WireError(f"expected a 1-D array of HL2 messages, got {msgs.dtype} {msgs.shape}")
-        if out.dtype != REC_DTYPE or len(out) < len(msgs):
-            raise WireError("output must be a REC_DTYPE array at least as long as the input")
+        check_batch(msgs, out)
         p = self.params
         self._kernel(
             np.asarray(msgs),

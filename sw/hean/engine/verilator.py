@@ -35,8 +35,8 @@ from typing import IO
 
 import numpy as np
 
-from hean.engine.base import Counters
-from hean.wire import MSG_DTYPE, REC_DTYPE, Params, WireError
+from hean.engine.base import Counters, check_batch
+from hean.wire import REC_DTYPE, Params
 
 HARNESS = Path(__file__).with_name("verilator_harness.cpp")
 TOP = "hl2_core"
@@ -326,10 +326,7 @@ class VerilatorEngine:
 
     def process_into(self, msgs: np.ndarray, out: np.ndarray) -> None:
         """Like :meth:`process`, writing into ``out[:len(msgs)]``."""
-        if msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
-            raise WireError(f"expected a 1-D array of HL2 messages, got {msgs.dtype} {msgs.shape}")
-        if out.dtype != REC_DTYPE or len(out) < len(msgs):
-            raise WireError("output must be a REC_DTYPE array at least as long as the input")
+        check_batch(msgs, out)
         n = len(msgs)
         if n == 0:
             return
