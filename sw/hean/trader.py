@@ -91,12 +91,20 @@ class Trader:
         self.flow = {i: TradeFlow() for i in instruments}
         self.profiles = {i: VolumeProfile() for i in instruments}
         self.crash = {i: FlashCrashDetector(flash_crash) for i in instruments}
+        self._crash_config = flash_crash
         self.sizer = sizer or SizerConfig()
         self.last_signal: Signal | None = None
         self._traded: set[int] = set()  # instruments whose trades are fed
         self._ids = itertools.count(1)
         self._link_ids = link_ids
         self.path = FastPath(self._signal, self._order, sink=sink)
+
+    def warm_up(self) -> None:
+        """Compile :meth:`on_batch`'s numba part (the crash window) now, on a throwaway
+        detector, so that the first batch does not pay for it (seconds on a fresh
+        checkout; numba caches it on disk afterwards)."""
+        spare = FlashCrashDetector(self._crash_config)
+        spare.update_many(np.array([0, 1], dtype=np.int64), np.array([1.0, 1.0]))
 
     def on_trade(self, instrument: int, ts_ns: int, buy: bool, qty: int, price: int) -> None:
         """A trade from the HL2 stream: the trade-flow analyzer and the volume profile."""

@@ -218,7 +218,8 @@ class Backtest:
         if not isinstance(msgs, np.ndarray) or msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
             raise ValueError("run() needs a 1-d numpy array of hean.wire.MSG_DTYPE")
         if hasattr(self.engine, "warm_up"):
-            self.engine.warm_up()  # compile before the clock starts
+            self.engine.warm_up()  # compile (or build) before the clock starts
+        self.trader.warm_up()
         started = time.perf_counter()
         equity0 = float(self.config.account.starting_equity)
         batch = self.config.backtest.batch
