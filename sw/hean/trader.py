@@ -152,7 +152,9 @@ class Trader:
         state up to that record's time there, so the decision sees them as they were.
 
         numpy finds the records that can start a signal (END, tradable, a top-of-book
-        imbalance at the engine's threshold); only those go down the decision path.
+        imbalance at the engine's threshold), and refuses those its record-only gates
+        refuse; of the rest, those the physics gates refuse stop there (counted as
+        the engine counts them); only the others go down the decision path.
         Physics gets those that pass the screen's gates (the only ones where its reading
         is taken), plus the first and the last record of every bucket of each
         instrument: its reading depends only on a bucket's last mid and the latest flow
@@ -196,7 +198,8 @@ class Trader:
         buys, sells = sel["buy_flow"][work].tolist(), sel["sell_flow"][work].tolist()
         ids_l, fed, run = ids[work].tolist(), feed[work].tolist(), go[work].tolist()
         gates, at = code[work].tolist(), idx[work].tolist()
-        reasons = self.engine.SCREEN_REASONS
+        up = (sel["imb_l1"][work] > 0).tolist()  # the side an impulse would take
+        reasons, gate = self.engine.SCREEN_REASONS, self.engine.physics_gate
         physics, path = self.physics, self.path
         out: list[OrderRequest] = []
         called = 0
@@ -207,6 +210,11 @@ class Trader:
                 g = gates[j]
                 if g:
                     rejected[reasons[g]] += 1  # the engine's count for this refusal
+                    continue
+                # the physics gates read only the reading: most candidates stop here,
+                # without the cost of the whole path (which would refuse them the same)
+                if refused := gate(up[j], physics[ids_l[j]].state()):
+                    rejected[refused] += 1
                     continue
                 called += 1
                 if before is not None:

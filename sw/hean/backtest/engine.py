@@ -281,13 +281,14 @@ class Backtest:
         """
         recv, n = self._recv, len(self._recv)
         if (
-            not self._working
-            and not self.exits.positions
+            not final
+            and not self._working
             and recv[k] < self._next_sample
             and not self.execution.working
-            and not final
-        ):
-            # the common case: nothing works, nothing to watch, no sample due
+            and (not self.exits.positions or self.exits.first_due(self._upd, self._seen, k + 1)
+                 is None)
+        ):  # fmt: skip
+            # the common case: nothing works, no exit and no sample due
             if self._seen <= k:
                 self._seen, self.now = k + 1, int(recv[k])
             self._k = k

@@ -177,9 +177,7 @@ class ImpulseEngine:
         if (ask - bid) * 2e4 / (ask + bid) > c.max_spread_bps:
             return self._refuse(self.SCREEN_REASONS[2])
         ph = physics.state() if isinstance(physics, Physics) else physics
-        if ph.temperature > c.max_temperature:
-            return self._refuse("volatility")
-        if c.physics_filter and (reason := self._physics(buy, ph)):
+        if reason := self.physics_gate(buy, ph):
             return self._refuse(reason)
         ratio = flow_ratio
         if ratio is None:
@@ -208,6 +206,13 @@ class ImpulseEngine:
         # the reason stays a constant: formatting a string here would cost the fast path
         return Signal(ts, inst, Side.BUY if buy else Side.SELL, strength, price, self.name,
                       "impulse", tp, c.stop_loss_bps)  # fmt: skip
+
+    def physics_gate(self, buy: bool, ph: PhysicsState) -> str | None:
+        """The reason :meth:`on_row` refuses a buy (or sell) on the physics reading
+        ``ph``, or None when the reading lets it on to the flow filters."""
+        if ph.temperature > self.config.max_temperature:
+            return "volatility"
+        return self._physics(buy, ph) if self.config.physics_filter else None
 
     def _physics(self, buy: bool, ph: PhysicsState) -> str | None:
         c = self.config

@@ -16,12 +16,14 @@ from collections.abc import Iterator
 
 from hean.wire import MsgType, Side
 
+_BID, _ASK = int(Side.BID), int(Side.ASK)  # ints on the per-message path (enum access is slow)
+
 #: Highest price a valid HL2 message can carry (spec, Validity rule 4).
 MAX_PRICE = 0x7FFFFFFF
 
 
 def _book_side(side: int) -> int:
-    if side not in (Side.BID, Side.ASK) or isinstance(side, bool):
+    if side not in (_BID, _ASK) or isinstance(side, bool):
         raise ValueError(f"book side must be Side.BID (0) or Side.ASK (1), got {side!r}")
     return int(side)
 
@@ -149,7 +151,7 @@ class L2Book:
         prices = self._prices[s]
         if not prices:
             return None
-        price = prices[-1] if s == Side.BID else prices[0]
+        price = prices[-1] if s == _BID else prices[0]
         return price, self._qty[s][price]
 
     def best_bid(self) -> tuple[int, int] | None:

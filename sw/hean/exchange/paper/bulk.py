@@ -27,6 +27,12 @@ from hean.wire import Side as BookSide
 if TYPE_CHECKING:  # matching imports this module
     from hean.exchange.paper.matching import Matcher
 
+
+# plain ints: enum attribute access costs more than a numpy comparison of a short run
+_SET, _TRADE, _CLEAR = int(MsgType.SET), int(MsgType.TRADE), int(MsgType.CLEAR)
+_HEARTBEAT, _END = int(MsgType.HEARTBEAT), int(Flag.END)
+_BID, _ASK, _BOTH = int(BookSide.BID), int(BookSide.ASK), int(BookSide.BOTH)
+
 #: Messages applied one by one, while orders rest, between looks at whether they still do.
 SLOW_RUN = 64
 
@@ -48,11 +54,11 @@ def valid_mask(msgs: np.ndarray) -> np.ndarray:
     mtype, side, price, qty = (
         np.ascontiguousarray(msgs[f]) for f in ("type", "side", "price", "qty")
     )
-    book_msg = (mtype == MsgType.SET) | (mtype == MsgType.TRADE)
+    book_msg = (mtype == _SET) | (mtype == _TRADE)
     priced = (side <= 1) & (price > 0) & (price <= MAX_PRICE)
-    ok_book = book_msg & priced & ((mtype == MsgType.SET) | (qty > 0))
-    ok_clear = (mtype == MsgType.CLEAR) & (side <= 2)
-    return ok_book | ok_clear | (mtype == MsgType.HEARTBEAT)
+    ok_book = book_msg & priced & ((mtype == _SET) | (qty > 0))
+    ok_clear = (mtype == _CLEAR) & (side <= 2)
+    return ok_book | ok_clear | (mtype == _HEARTBEAT)
 
 
 def first_due(valid: np.ndarray, exch: np.ndarray, start: int, t_ns: int) -> int:
@@ -81,7 +87,7 @@ def first_due(valid: np.ndarray, exch: np.ndarray, start: int, t_ns: int) -> int
 
 
 def _touches(sides: np.ndarray, side: int) -> np.ndarray:
-    return (sides == side) | (sides == BookSide.BOTH)
+    return (sides == side) | (sides == _BOTH)
 
 
 def rebuild_marks(
@@ -100,12 +106,12 @@ def rebuild_marks(
         Per book side (BID, ASK), the index of the first CLEAR of that side after the
         last end (or in the whole run when none ended), -1 when there is none.
     """
-    ends = np.flatnonzero((types == MsgType.TRADE) | ((flags & Flag.END) != 0))
+    ends = np.flatnonzero((types == _TRADE) | ((flags & _END) != 0))
     last_end = int(ends[-1]) if ends.size else -1
-    clears = types == MsgType.CLEAR
+    clears = types == _CLEAR
     clears[: last_end + 1] = False  # a CLEAR flagged END saves and ends at once
     opened = []
-    for s in (BookSide.BID, BookSide.ASK):
+    for s in (_BID, _ASK):
         idx = np.flatnonzero(clears & _touches(sides, s))
         opened.append(int(idx[0]) if idx.size else -1)
     return bool(ends.size), (opened[0], opened[1])
@@ -125,8 +131,8 @@ def level_updates(
         Python ints, in ascending price.
     """
     mine = _touches(sides, side)
-    clear_idx = np.flatnonzero((types == MsgType.CLEAR) & mine)
-    sets = (types == MsgType.SET) & (sides == side)
+    clear_idx = np.flatnonzero((types == _CLEAR) & mine)
+    sets = (types == _SET) & (sides == side)
     if clear_idx.size:
         sets[: int(clear_idx[-1]) + 1] = False  # a CLEAR undoes every SET before it
     idx = np.flatnonzero(sets)

@@ -126,11 +126,11 @@ class Matcher:
             taken = self._taken[s]
             if not taken:
                 continue
-            on_side = (sides == s) | (sides == BookSide.BOTH)
-            if np.any((types == MsgType.CLEAR) & on_side):
+            on_side = (sides == s) | (sides == _BOTH)
+            if np.any((types == _CLEAR) & on_side):
                 taken.clear()
             else:
-                for price in np.unique(prices[(types == MsgType.SET) & (sides == s)]).tolist():
+                for price in np.unique(prices[(types == _SET) & (sides == s)]).tolist():
                     taken.pop(price, None)
 
     def _merge(
