@@ -23,6 +23,7 @@ import numpy as np
 
 from hean.engine.base import Counters, FeatureEngine, check_batch
 from hean.engine.board import BoardError, BoardInfo, bitstreams_dir, manifest_entry
+from hean.engine.pingpong import double_buffered
 from hean.wire import MSG_DTYPE, REC_DTYPE, Params, Status
 
 #: Device indices tried when pyxrt has no ``enumerate_devices``.
@@ -179,22 +180,18 @@ class XrtEngine:
         check_batch(msgs, out)
         if self._dead is not None:
             raise BoardError(f"{self._dead}; reload the xclbin (a new XrtEngine)")
-        spans = [(s, min(s + self.batch, len(msgs))) for s in range(0, len(msgs), self.batch)]
-        if not spans:
-            return
+
+        def collect(slot: int, start: int, stop: int) -> None:
+            recs = self._out_view[slot][: (stop - start) * REC_DTYPE.itemsize]
+            out[start:stop] = recs.view(REC_DTYPE)
+            self._count(out[start:stop])
+
         try:
-            self._fill(0, msgs[spans[0][0] : spans[0][1]])
-            self._launch(0, spans[0][1] - spans[0][0])
-            for i, (start, stop) in enumerate(spans):
-                nxt = spans[i + 1] if i + 1 < len(spans) else None
-                if nxt is not None:
-                    self._fill((i + 1) % 2, msgs[nxt[0] : nxt[1]])
-                self._finish(i % 2, stop - start, f"batch {i + 1} of {len(spans)}")
-                if nxt is not None:
-                    self._launch((i + 1) % 2, nxt[1] - nxt[0])
-                recs = self._out_view[i % 2][: (stop - start) * REC_DTYPE.itemsize]
-                out[start:stop] = recs.view(REC_DTYPE)
-                self._count(out[start:stop])
+            double_buffered(
+                len(msgs), self.batch,
+                lambda slot, start, stop: self._fill(slot, msgs[start:stop]),
+                self._launch, self._finish, collect,
+            )  # fmt: skip
         except BoardError as exc:
             self._dead = str(exc)
             raise

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from hean.engine.base import Counters, FeatureEngine, check_batch
+from hean.engine.pingpong import double_buffered
 from hean.wire import MSG_DTYPE, REC_DTYPE, Params
 
 #: The block-design names of the shell's DMA and of the core's AXI4-Lite register block.
@@ -337,22 +338,16 @@ class PynqEngine:
         check_batch(msgs, out)
         if self._dead is not None:
             raise BoardError(f"{self._dead}; call reset() to reload the overlay")
-        n, b = len(msgs), self.batch
-        spans = [(s, min(s + b, n)) for s in range(0, n, b)]
-        if not spans:
-            return
+
+        def collect(slot: int, start: int, stop: int) -> None:
+            out[start:stop] = self._out[slot][: (stop - start) * REC_BYTES].view(REC_DTYPE)
+
         try:
-            self._fill(0, msgs[spans[0][0] : spans[0][1]])
-            self._launch(0, spans[0][1] - spans[0][0])
-            for i, (start, stop) in enumerate(spans):
-                nxt = spans[i + 1] if i + 1 < len(spans) else None
-                if nxt is not None:
-                    self._fill((i + 1) % 2, msgs[nxt[0] : nxt[1]])
-                what = f"batch {i + 1} of {len(spans)} (messages {start}..{stop - 1})"
-                self._finish(i % 2, stop - start, what)
-                if nxt is not None:
-                    self._launch((i + 1) % 2, nxt[1] - nxt[0])
-                out[start:stop] = self._out[i % 2][: (stop - start) * REC_BYTES].view(REC_DTYPE)
+            double_buffered(
+                len(msgs), self.batch,
+                lambda slot, start, stop: self._fill(slot, msgs[start:stop]),
+                self._launch, self._finish, collect,
+            )  # fmt: skip
         except BoardError as exc:
             self._dead = str(exc)
             raise

@@ -165,7 +165,8 @@ def test_parameters_are_checked_against_the_manifest(card, tmp_path) -> None:
 def test_a_stuck_kernel_times_out_and_reset_says_why_it_cannot(card, tmp_path) -> None:
     engine = XrtEngine(make_xclbin(tmp_path, PARAMS), PARAMS, batch=4, timeout_s=0.01)
     card.stall = True
-    with pytest.raises(BoardError, match=r"hl2_s2mm on batch 1 of 2 ended .*TIMEOUT"):
+    stuck = r"hl2_s2mm on batch 1 of 2 \(messages 0\.\.3\) ended .*TIMEOUT"
+    with pytest.raises(BoardError, match=stuck):
         engine.process(adversarial_stream(1, 8, instruments=3, N=3))
     with pytest.raises(BoardError, match=r"reload the xclbin"):
         engine.process(adversarial_stream(1, 8, instruments=3, N=3))
