@@ -127,6 +127,11 @@ def backtest(
 
                 result = bt.run(session.messages, progress=step)
             metrics = compute(result)
+            if bt.no_recv_ts:
+                err.print(
+                    f"[yellow]warning:[/] {bt.no_recv_ts:,} messages have no receive time "
+                    f"(recv_ts_ns 0): the strategy saw them at their exchange time"
+                )
             metrics["data"] = str(data)
             if json_path is not None:
                 json_path.parent.mkdir(parents=True, exist_ok=True)

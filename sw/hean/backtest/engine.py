@@ -196,6 +196,7 @@ class Backtest:
         self._fills: list[tuple] = []
         self._feed_lat: list[np.ndarray] = []
         self._msg_base = 0  # messages of the batches before this one
+        self.no_recv_ts = 0  # messages that came without a receive time
         self._engine_ns: list[float] = []
         self._equity: list[tuple[int, float]] = []
         self._halted = False
@@ -226,10 +227,17 @@ class Backtest:
         first = True
         for lo in range(0, len(msgs), batch):
             part = msgs[lo : lo + batch]
-            if not part.flags.writeable:
-                # a memory-mapped file is read-only, and numba compiles its kernels
-                # again for read-only arrays (seconds); a batch's copy costs ~1 ms
+            unseen = part["recv_ts_ns"] == 0
+            missing = int(unseen.sum())
+            if missing or not part.flags.writeable:
+                # a copy: a memory-mapped file is read-only, and numba compiles its
+                # kernels again for read-only arrays (seconds; a batch's copy costs ~1 ms)
                 part = part.copy()
+            if missing:
+                # no receive time (Bybit's historical downloads): the strategy sees the
+                # message at its exchange time, the only clock the file has
+                part["recv_ts_ns"][unseen] = part["exch_ts_ns"][unseen]
+                self.no_recv_ts += missing
             t0 = time.perf_counter_ns()
             recs = self.engine.process(part)
             self._engine_ns.append((time.perf_counter_ns() - t0) / len(part))

@@ -126,6 +126,7 @@ def compute(result: BacktestResult) -> dict[str, Any]:
     return {
         "messages": result.messages,
         "records": int(counters.get("records", result.messages)),
+        "messages_without_recv_ts": bt.no_recv_ts,
         "wall_s": round(result.wall_s, 3),
         "msgs_per_s": round(result.messages / result.wall_s) if result.wall_s > 0 else None,
         "orders": len(orders),

@@ -185,3 +185,19 @@ def test_trade_flow_feeds_the_software_analyzer(session) -> None:
         assert bt.journal.verify() == [] and m["messages"] == len(msgs)
     finally:
         bt.close()
+
+
+def test_messages_without_a_receive_time_are_seen_at_their_exchange_time(session) -> None:
+    msgs = session[0].copy()
+    msgs["recv_ts_ns"] = 0  # as in Bybit's historical downloads
+    bt = Backtest(session[1])
+    try:
+        m = compute(bt.run(msgs))
+        assert m["messages_without_recv_ts"] == len(msgs)
+        assert np.all(msgs["recv_ts_ns"] == 0)  # the caller's array is left alone
+        # the strategy's clock ran: physics warmed up, samples were taken over the session
+        span = int(msgs["exch_ts_ns"][-1]) - int(msgs["exch_ts_ns"][0])
+        ts = bt._trace().equity_ts_ns
+        assert ts[-1] - ts[0] >= span and m["orders"] > 0
+    finally:
+        bt.close()
