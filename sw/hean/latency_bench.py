@@ -36,8 +36,9 @@ from hean.wire import REC_DTYPE, Params
 #: Batch sizes of the batched mirror run.
 BATCH_SIZES = (64, 1024, 65536)
 #: Default target clocks (MHz). The PYNQ-Z2 shell clocks its fabric from FCLK_CLK0 at
-#: 100 MHz; 300 MHz is a common Alveo user-kernel clock. Both are targets, not results.
-ZYNQ_MHZ = 100.0
+#: 50 MHz (``hean_hw.shell_pynq.DEFAULT_FCLK_MHZ``, kept equal by a test); 300 MHz is a
+#: common Alveo user-kernel clock. Both are targets, not results.
+ZYNQ_MHZ = 50.0
 ALVEO_MHZ = 300.0
 ECP5_TARGET = "ecp5-85f"
 MANIFEST = Path(__file__).resolve().parents[2] / "bitstreams" / "manifest.json"

@@ -87,7 +87,7 @@ def test_no_fmax_leaves_the_ecp5_row_empty(msgs: np.ndarray, tmp_path: Path) -> 
     r = lb.run(Path("x.hl2"), msgs[:500], SMALL, rtl=False, manifest=tmp_path / "none.json")
     ecp5, zynq, _ = r.doc["rtl"]["clocks"]
     assert r.doc["rtl"]["fmax_mhz"] is None and ecp5["latency_ns"] is None
-    assert zynq["latency_ns"] == pytest.approx(r.doc["rtl"]["latency_cycles"] * 10.0)
+    assert zynq["latency_ns"] == pytest.approx(r.doc["rtl"]["latency_cycles"] * 1e3 / lb.ZYNQ_MHZ)
 
 
 def test_bundled_manifest_is_readable() -> None:
@@ -127,7 +127,7 @@ def test_cli_writes_json_plot_and_table(session: Path, tmp_path: Path, rtl: str)
     r = _bench(str(session), "--K", "4", "--N", "2", rtl, "--json", str(js), "--plot", str(png))
     assert r.exit_code == 0, r.output
     for text in ("mirror, one message per call", "mirror, batches of 1,024",
-                 "RTL, Zynq-7020 target clock 100 MHz", "no board found"):  # fmt: skip
+                 "RTL, Zynq-7020 target clock 50 MHz", "no board found"):  # fmt: skip
         assert text in r.output, r.output
     doc = json.loads(js.read_text())
     assert doc["messages"] == 2_000 and doc["board"] is None
@@ -192,3 +192,9 @@ def test_a_board_that_answers_gets_its_round_trip_measured(monkeypatch, tmp_path
     assert sizes == [64, 1024]  # the batch sizes that fit 3,000 messages
     for b in board["batched"]:
         assert b["batches"] == 3_000 // b["batch"] and b["round_trip_ns"]["p50"] > 0
+
+
+def test_the_zynq_clock_is_the_pynq_shells() -> None:
+    from hean_hw.shell_pynq import DEFAULT_FCLK_MHZ
+
+    assert lb.ZYNQ_MHZ == DEFAULT_FCLK_MHZ
