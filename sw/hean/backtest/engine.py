@@ -183,7 +183,7 @@ class Backtest:
         self._step_ns = max(1, round(cfg.backtest.step_ms * 1e6))
         self._sample_ns = max(1, round(cfg.backtest.sample_ms * 1e6))
         self._next_sample = 0
-        self._levels: dict[int, tuple[int, int]] = {}  # instrument -> (tp, sl) of its entry
+        self._levels: dict[int, tuple[float, float]] = {}  # instrument -> (tp, sl) of its entry
         self._exit_of: dict[int, str] = {}  # instrument -> link id of its working exit
         self._exit_touch: dict[str, float] = {}
         self._dirty: set[int] = set()  # instruments whose position changed
@@ -377,15 +377,18 @@ class Backtest:
                     if exit_link == link:
                         del self._exit_of[inst]
                         self._dirty.add(inst)
-        for link in self.tap.placed:
-            self._working.add(link)
-        self.tap.placed.clear()
+        self._take_placed()
         if self._dirty:
             self._update_exits()
         if self.governor.state is RiskState.HARD_STOP and not self._halted:
             self._halted = True  # the kill switch: flatten everything, once
             for inst in list(self.exits.positions):
                 self._exit(Due(self._fed - 1, inst, "kill switch"))
+
+    def _take_placed(self) -> None:
+        """Every order placed since the last call is working until it settles."""
+        self._working.update(self.tap.placed)
+        self.tap.placed.clear()
 
     def _update_exits(self) -> None:
         for inst in self._dirty:
@@ -406,16 +409,17 @@ class Backtest:
         rows = {i: self._last_row(i) for i in self.specs}
         return {i: r for i, r in rows.items() if r is not None}
 
-    def _mark_equity(self) -> None:
-        for inst, row in self._rows().items():
+    def _mark_equity(self, rows: dict[int, tuple] | None = None) -> None:
+        for inst, row in (self._rows() if rows is None else rows).items():
             self.ledger.mark(inst, (row[_BID] + row[_ASK]) // 2)
         equity = float(self.ledger.equity())
         self.governor.on_equity(self.now, equity)
         self._equity.append((self.now, equity))
 
     def _sample(self) -> None:
-        self._mark_equity()
-        for inst, row in self._rows().items():
+        rows = self._rows()
+        self._mark_equity(rows)
+        for inst, row in rows.items():
             s = self._series[inst]
             state = self.trader.physics[inst].state()
             tick = float(self.specs[inst].tick)
@@ -449,9 +453,7 @@ class Backtest:
         outcome = self.execution.submit(request, edge)
         if outcome.action != "skip" and sig is not None:
             self._levels[inst] = (sig.take_profit_bps, sig.stop_loss_bps)
-        for link in self.tap.placed:
-            self._working.add(link)
-        self.tap.placed.clear()
+        self._take_placed()
 
     def _exit(self, due: Due) -> None:
         """Close the instrument's position with a reduce-only market order."""
@@ -477,8 +479,7 @@ class Backtest:
         self._exit_of[inst] = link
         self.exits.forget(inst)
         self.exit_reasons[due.reason] = self.exit_reasons.get(due.reason, 0) + 1
-        self._working.update(self.tap.placed)
-        self.tap.placed.clear()
+        self._take_placed()
 
     def _on_fill(self, fill: Fill, order: Order) -> None:
         touch = self.execution.touch_of(fill.link_id) or self._exit_touch.get(fill.link_id)
