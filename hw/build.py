@@ -130,7 +130,8 @@ class Job:
 
     @property
     def dir(self) -> Path:
-        short = "ecp5" if self.target == rp.ECP5_TARGET else "xc7"
+        # the open-flow targets keep their short folder names; the vendor ones their own
+        short = {rp.ECP5_TARGET: "ecp5", rp.XC7_TARGET: "xc7"}.get(self.target, self.target)
         return self.build_root / f"{short}_{build_tag(self.params)}"
 
 
@@ -483,7 +484,7 @@ def pynq_z2(out, build_dir, fclk_mhz, vivado_jobs, **values) -> None:
     params = make_params(**values)
     tag = build_tag(params)
     job = Job(sp.TARGET, params, out, build_dir)
-    d = build_dir / f"{sp.TARGET}_{tag}"
+    d = job.dir
     timer, ident = tf.Timer(), tf.build_id()
     with timer("verilog"):
         meta = sp.write_project(
@@ -541,7 +542,7 @@ def alveo(out, build_dir, platform, kernel_mhz, **values) -> None:
     params = make_params(**values)
     tag = build_tag(params)
     job = Job(ka.TARGET, params, out, build_dir)
-    d = build_dir / f"{ka.TARGET}_{tag}"
+    d = job.dir
     timer, ident = tf.Timer(), tf.build_id()
     with timer("verilog"):
         meta = ka.write_kernel(params, d, build_id=ident, tag=tag, kernel_mhz=kernel_mhz)
