@@ -229,13 +229,11 @@ class Backtest:
             part = msgs[lo : lo + batch]
             unseen = part["recv_ts_ns"] == 0
             missing = int(unseen.sum())
-            if missing or not part.flags.writeable:
-                # a copy: a memory-mapped file is read-only, and numba compiles its
-                # kernels again for read-only arrays (seconds; a batch's copy costs ~1 ms)
-                part = part.copy()
             if missing:
                 # no receive time (Bybit's historical downloads): the strategy sees the
-                # message at its exchange time, the only clock the file has
+                # message at its exchange time, the only clock the file has (in a copy:
+                # the caller's array, or a read-only file map, stays as it is)
+                part = part.copy()
                 part["recv_ts_ns"][unseen] = part["exch_ts_ns"][unseen]
                 self.no_recv_ts += missing
             t0 = time.perf_counter_ns()
