@@ -151,6 +151,7 @@ class Backtest:
         self.specs = dict(instruments)
         self.params = params or Params()
         self.engine = open_engine(engine, self.params) if isinstance(engine, str) else engine
+        self._own_engine = isinstance(engine, str)  # opened here: closed here too
         self.fees = FeeRates(cfg.fees.maker, cfg.fees.taker)
         self.paper = PaperExchange(self.specs, self.fees, latency=cfg.latency.model(),
                                    seed=cfg.backtest.seed)  # fmt: skip
@@ -535,8 +536,13 @@ class Backtest:
         )  # fmt: skip
 
     def close(self) -> None:
-        """Close the journal (and remove it, when it was a temporary one)."""
+        """Close the journal (and remove it, when it was a temporary one), and the
+        feature engine when it was opened here by name (the Verilator engine's harness
+        is a process of its own)."""
         self.journal.close()
+        close_engine = getattr(self.engine, "close", None)
+        if self._own_engine and close_engine is not None:
+            close_engine()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
