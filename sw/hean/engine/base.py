@@ -38,6 +38,11 @@ class Counters:
         return asdict(self)
 
 
+class EngineError(RuntimeError):
+    """A feature engine could not run: a tool is missing, a build failed, a board or its
+    process stopped answering. The message says what and, where it can, what to do."""
+
+
 def check_batch(msgs: np.ndarray, out: np.ndarray) -> None:
     """The arguments every engine's ``process_into`` takes, checked alike.
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hean.engine.base import Counters, FeatureEngine, check_batch
+from hean.engine.base import Counters, EngineError, FeatureEngine, check_batch
 from hean.engine.pingpong import double_buffered
 from hean.wire import MSG_DTYPE, REC_DTYPE, Params
 
@@ -37,7 +37,7 @@ MSG_BYTES = MSG_DTYPE.itemsize
 REC_BYTES = REC_DTYPE.itemsize
 
 
-class BoardError(RuntimeError):
+class BoardError(EngineError):
     """A board, its overlay, its DMA or its register block did not do what was asked."""
 
 

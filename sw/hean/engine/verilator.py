@@ -35,7 +35,7 @@ from typing import IO
 
 import numpy as np
 
-from hean.engine.base import Counters, check_batch
+from hean.engine.base import Counters, EngineError, check_batch
 from hean.wire import REC_DTYPE, Params
 
 HARNESS = Path(__file__).with_name("verilator_harness.cpp")
@@ -54,7 +54,7 @@ ANSWER_WORDS = ("msgs_in", "recs_out", "bad", "gaps", "dropped", "cycles", "late
 _FORMAT = 1  # bump to invalidate every cached build
 
 
-class VerilatorError(RuntimeError):
+class VerilatorError(EngineError):
     """Verilator is missing, a build failed, or the harness process died."""
 
 
