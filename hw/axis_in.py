@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,7 +21,8 @@ class MsgWiden(wiring.Component):
     is discarded, ``o_framing_errors`` counts it and the next beat starts a new message.
 
     Timing: ``s_axis_tready`` is a function of two registers only (the beat index and
-    the output register's valid), never of ``o_stream.ready``. Beats before the last of
+    the output register's valid), never of ``o_stream.ready``, and each 64-bit lane of the
+    output register loads on an enable of its own. Beats before the last of
     a message are always accepted; the last one waits until the output register is free.
     The register empties the cycle after it fills when the consumer is ready, well before
     the next message can be complete, so the input runs without bubbles: one beat per
@@ -68,41 +69,44 @@ class MsgWiden(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        last = self.beats - 1
-        index = Signal(range(self.beats))
+        beats, last, width = self.beats, self.beats - 1, self.width
+        # The beat index, one-hot, in ``beats`` copies: each 64-bit lane of the output
+        # register loads on its own copy's "last beat" bit, so no single enable drives
+        # all 256 bits. Each copy is a ring that feeds back on itself, so synthesis
+        # cannot merge the copies into one (they are equal, but not structurally).
+        rings = [Signal(beats, init=1, name=f"index_{k}") for k in range(beats)]
+        at_last = rings[0][last]
         # beats 0 .. last-1 of the message being gathered; the last beat goes straight
         # into the output register, so it needs no slot here
-        partial = Signal(self.width * last)
+        partial = [Signal(width, name=f"partial_{k}") for k in range(last)]
+        lanes = [Signal(width, name=f"lane_{k}") for k in range(beats)]
         out_valid = Signal()
 
-        at_last = index == last
         take = Signal()
         m.d.comb += [
             self.s_axis_tready.eq(~at_last | ~out_valid),
             take.eq(self.s_axis_tvalid & self.s_axis_tready),
             self.o_stream.valid.eq(out_valid),
+            self.o_stream.payload.eq(Cat(*lanes)),
         ]
 
         with m.If(self.o_stream.valid & self.o_stream.ready):
             m.d.sync += out_valid.eq(0)
-
-        with m.If(take):
-            with m.If(at_last):
-                # a whole message; TLAST here is the normal end of a transfer
-                m.d.sync += [
-                    self.o_stream.payload.eq(Cat(partial, self.s_axis_tdata)),
-                    out_valid.eq(1),
-                    index.eq(0),
-                ]
-            if last:  # with one beat per message every beat is the last one
-                with m.Elif(self.s_axis_tlast):
-                    m.d.sync += [
-                        self.o_framing_errors.eq(self.o_framing_errors + 1),
-                        index.eq(0),
-                    ]
-                with m.Else():
-                    m.d.sync += [
-                        partial.word_select(index, self.width).eq(self.s_axis_tdata),
-                        index.eq(index + 1),
-                    ]
+        with m.If(take & at_last):
+            # a whole message; TLAST here is the normal end of a transfer
+            m.d.sync += out_valid.eq(1)
+        for k, ring in enumerate(rings):
+            with m.If(take & ring[last]):
+                m.d.sync += lanes[k].eq(partial[k] if k < last else self.s_axis_tdata)
+            # the next beat's index: back to 0 after the last beat, or after TLAST
+            # on an earlier beat (the partial message is dropped)
+            with m.If(take):
+                restart = ring[last] | self.s_axis_tlast
+                m.d.sync += ring.eq(Mux(restart, 1, ring.rotate_left(1)))
+        for k in range(last):
+            with m.If(take & rings[0][k] & ~self.s_axis_tlast):
+                m.d.sync += partial[k].eq(self.s_axis_tdata)
+        if last:  # with one beat per message every beat is the last one
+            with m.If(take & ~at_last & self.s_axis_tlast):
+                m.d.sync += self.o_framing_errors.eq(self.o_framing_errors + 1)
         return m

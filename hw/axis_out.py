@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,11 +17,12 @@ class RecNarrow(wiring.Component):
     each record is a packet of its own, and a DMA receive of any whole number of records
     ends on a record boundary.
 
-    The record is held in one register and its beats are selected by index (a mux per
-    data bit rather than a shifting register, which would need a load/shift mux per
-    record bit). The next record is loaded on the edge that sends the last beat of the
-    current one, so records follow each other without a bubble; the price is that
-    ``i_stream.ready`` depends on ``m_axis_tready`` through one AND gate.
+    The record is not copied: each beat is taken from ``i_stream.payload`` (which a stream
+    holds still until it is taken) into a 64-bit output register, and the record is
+    taken, ``i_stream.ready``, as its last beat moves into that register. A record
+    register would load all 1024 bits on one enable, a net of a thousand loads driven
+    by ``m_axis_tready``. ``i_stream.ready`` depends on ``m_axis_tready`` through one
+    gate; ``m_axis_tdata``, ``tvalid`` and ``tlast`` are registers.
 
     Parameters
     ----------
@@ -31,8 +32,9 @@ class RecNarrow(wiring.Component):
     Attributes
     ----------
     latency : int
-        Clocks from the edge that takes a record from ``i_stream`` to the edge that can
-        send its first beat.
+        Clocks from the edge that moves a record's first beat from ``i_stream`` into the
+        output register (the first edge the record is offered with the register free) to
+        the edge that can send it.
 
     Ports
     -----
@@ -61,26 +63,31 @@ class RecNarrow(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        record = Signal(REC_LAYOUT.size)
-        index = Signal(range(self.beats))
-        full = Signal()
+        index = Signal(range(self.beats))  # the beat of the record that moves next
+        at_last = Signal(init=self.beats == 1)  # index == beats - 1, as a register
+        data, valid, last = Signal(self.width), Signal(), Signal()
 
-        last = index == self.beats - 1
-        sent = Signal()
+        advance = Signal()  # the output register is free on this edge
+        move = Signal()
         m.d.comb += [
-            self.m_axis_tdata.eq(record.word_select(index, self.width)),
-            self.m_axis_tvalid.eq(full),
+            self.m_axis_tdata.eq(data),
+            self.m_axis_tvalid.eq(valid),
             self.m_axis_tlast.eq(last),
-            sent.eq(self.m_axis_tvalid & self.m_axis_tready),
-            # empty, or the last beat leaves on this edge
-            self.i_stream.ready.eq(~full | (sent & last)),
+            advance.eq(~valid | self.m_axis_tready),
+            move.eq(advance & self.i_stream.valid),
+            self.i_stream.ready.eq(advance & at_last),
         ]
-
-        with m.If(sent):
-            with m.If(last):
-                m.d.sync += [index.eq(0), full.eq(0)]
-            with m.Else():
-                m.d.sync += index.eq(index + 1)
-        with m.If(self.i_stream.valid & self.i_stream.ready):
-            m.d.sync += [record.eq(self.i_stream.payload), full.eq(1)]
+        with m.If(move):
+            m.d.sync += [
+                data.eq(self.i_stream.payload.as_value().word_select(index, self.width)),
+                valid.eq(1),
+                last.eq(at_last),
+            ]
+            if self.beats > 1:
+                m.d.sync += [
+                    index.eq(Mux(at_last, 0, index + 1)),
+                    at_last.eq(index == self.beats - 2),
+                ]
+        with m.Elif(advance):
+            m.d.sync += valid.eq(0)
         return m

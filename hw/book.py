@@ -15,9 +15,11 @@ time and no search: K comparators in parallel, then one mux level per cell.
 Every row of every instrument runs its own cells against the broadcast message; the
 instrument only chooses which row's write enable is on. So no N:1 multiplexer of rows
 sits in front of the comparators (on the one path that cannot be pipelined, the
-read-modify-write loop): the loop is register, compare, select, register. Reading an
-instrument's levels for the outputs happens outside the loop, before the update (best
-levels before) and one clock after it (the side after the update).
+read-modify-write loop). The compares themselves are a stage ahead of the loop, and
+their results are corrected for the messages in between, so the loop is register,
+select, register. Reading an instrument's levels for the outputs happens outside the
+loop, before the update (best levels before) and one clock after it (the side after the
+update).
 
 Prices are stored as *keys*, the price itself for bids and its bitwise complement for
 asks, so that on both sides "better" means "greater key" and an empty level is the
@@ -50,14 +52,15 @@ LEVEL = data.StructLayout({"key": 32, "qty": 32, "live": 1})
 class Book(wiring.Component):
     """Order books of ``N`` instruments, ``K`` levels per side, one message per clock.
 
-    Four clocks from ``i_valid`` to ``o_valid``:
+    Five clocks from ``i_valid`` to ``o_valid``:
 
     1. P: the message is registered per row, with one select bit per instrument;
-    2. C: every row compares its cells with the message, corrected for the update that
-       the message ahead is making in the same clock;
-    3. U: the selected instrument's rows are written from those compare results (the
+    2. C1: every row compares its cells with the message (registered raw results);
+    3. C2: the raw results are corrected for the two messages ahead, which update the
+       rows after C1 read them (one is in U in the same clock);
+    4. U: the selected instrument's rows are written from the corrected results (the
        single-cycle read-modify-write); the best levels *before* the update are read;
-    4. R: the selected instrument's rows *after* the update are read.
+    5. R: the selected instrument's rows *after* the update are read.
 
     Parameters
     ----------
@@ -71,7 +74,7 @@ class Book(wiring.Component):
     Attributes
     ----------
     latency : int
-        Clocks from a message to its outputs (4).
+        Clocks from a message to its outputs (5).
 
     Notes
     -----
@@ -88,7 +91,7 @@ class Book(wiring.Component):
     ``j``; empty levels read 0), and ``o_dropped`` for a SET that could not be kept.
     """
 
-    latency = 4
+    latency = 5
 
     def __init__(self, K: int, N: int, *, tag_width: int = 1) -> None:
         if not 4 <= K <= 64:
@@ -165,61 +168,85 @@ class Book(wiring.Component):
                     p["qz"][n][s].eq(mine & (self.i_qty == 0)),
                 ]
 
-        # ---- C and U ----------------------------------------------------------------------
-        # C compares the message with every cell of its rows a clock before it updates
-        # them. In that clock the message ahead of it (in U) is writing the same rows, so
-        # the compare results are corrected the way that message moves the cells: a cell
+        # ---- C1, C2 and U ------------------------------------------------------------------
+        # C1 compares the message with every cell of its rows; C2 corrects those results
+        # for the two messages ahead of it, which update the rows after C1 has read them;
+        # U updates each row from the corrected, registered results. So the compare (a
+        # register-to-register stage of its own, with the broadcast key's fan-out) and
+        # the wide OR that says whether a cell matched are both off the loop. The loop,
+        # U's update and C2's correction by the message in U, holds no comparator: a
+        # correction moves the result vectors as that message moves the cells (a cell
         # that takes its worse neighbour takes that neighbour's results, one that takes
         # the better neighbour takes its results, one that takes the new level takes the
-        # compare of the two messages' keys, a cleared row compares as empty. U then
-        # updates each row from registered compare results: the read-modify-write loop
-        # holds no comparator and no wide OR, only the cell choice and the write.
-        c_valid, c_tag = Signal(), Signal(self.tag_width)
-        c_sel = Signal(N)
-        m.d.sync += [c_valid.eq(p_valid), c_tag.eq(p_tag), c_sel.eq(p_sel)]
+        # compare of the two messages' keys, a cleared row compares as empty).
+        q_valid, q_tag, q_sel = Signal(), Signal(self.tag_width), Signal(N)
+        c_valid, c_tag, c_sel = Signal(), Signal(self.tag_width), Signal(N)
+        m.d.sync += [
+            q_valid.eq(p_valid),
+            q_tag.eq(p_tag),
+            q_sel.eq(p_sel),
+            c_valid.eq(q_valid),
+            c_tag.eq(q_tag),
+            c_sel.eq(q_sel),
+        ]
         dropped_any = []
+        groups = range(0, K, 4)
         for n in range(N):
             for s in sides:
                 cur = rows[n][s]
-                c = {name: Signal(len(p[name][n][s]), name=f"c_{name}_{n}_{s}") for name in p}
-                m.d.sync += [c[name].eq(p[name][n][s]) for name in p]
-                gt = Signal(K, name=f"c_gt_{n}_{s}")  # thermometer: cells better than p
-                eq = Signal(K, name=f"c_eq_{n}_{s}")  # one-hot or zero: the cell holding p
+                tag = f"{n}_{s}"
+                # the message's fields in C2 (q) and in U (c)
+                q = {name: Signal(len(p[name][n][s]), name=f"q_{name}_{tag}") for name in p}
+                c = {name: Signal(len(p[name][n][s]), name=f"c_{name}_{tag}") for name in p}
+                m.d.sync += [q[name].eq(p[name][n][s]) for name in p]
+                m.d.sync += [c[name].eq(q[name]) for name in p]
+                gt = Signal(K, name=f"c_gt_{tag}")  # thermometer: cells better than c
+                eq = Signal(K, name=f"c_eq_{tag}")  # one-hot or zero: the cell holding c
+                hit = Signal(name=f"c_hit_{tag}")  # some cell holds c's price
 
-                hit = Signal(name=f"c_hit_{n}_{s}")  # some cell holds p: eq.any(), registered
-
-                # U: the update of this row by the message in C's registers
-                up, fresh_at, down = self._actions(m, c["set"], c["qz"], gt, hit, f"{n}_{s}")
-                dropped = Signal(name=f"dropped_{n}_{s}")
+                # U: the update of this row by the message in c's registers
+                up, fresh_at, down = self._actions(m, c["set"], c["qz"], gt, hit, tag)
+                dropped = Signal(name=f"dropped_{tag}")
                 m.d.comb += dropped.eq(c["set"] & ~hit & ~c["qz"] & gt[K - 1])
                 dropped_any.append(dropped)
-                moves = (c["clear"], up, fresh_at, down)
+                live = _Moves(
+                    c["clear"],
+                    up,
+                    fresh_at,
+                    down,
+                    inserts=c["set"] & ~c["qz"] & ~hit & ~gt[K - 1],
+                    deletes=c["set"] & c["qz"] & hit,
+                )
                 cells = [cur[j].as_value() for j in range(K)]
-                _move(m, cells, Cat(c["key"], c["qty"], 1), moves, keep=None)
+                _move(m, cells, Cat(c["key"], c["qty"], 1), live.vectors, keep=None)
+                # the same moves a clock later, for C2's first correction
+                late = live.registered(m, tag)
 
-                # C: the next message's compares, moved as U moves the cells
+                # C1: the raw compares with the rows as they are now (before the updates
+                # of the two messages ahead, in C2 and U), and the compares of the
+                # message's key with those two messages' keys
                 key = p["key"][n][s]
-                raw_gt = Cat(*(cur[j].key > key for j in range(K)))
-                raw_eq = Cat(*(cur[j].key == key for j in range(K)))
-                new_gt, new_eq = c["key"] > key, c["key"] == key
-                # whether the next message's price is in the row once this one is applied
-                # (the row's keys are unique, so at most one cell matches): a delete of it
-                # removes it, an insert of it adds it, an insert of another pushes the last
-                # cell out; eq.any() of the moved results, without an OR after the moves
-                raw_hit = raw_eq.any()
-                inserts = c["set"] & ~c["qz"] & ~hit & ~gt[K - 1]
-                deletes = c["set"] & c["qz"] & hit
-                with m.If(c["clear"]):
-                    m.d.sync += hit.eq(0)
-                with m.Elif(deletes):
-                    m.d.sync += hit.eq(raw_hit & ~new_eq)
-                with m.Elif(inserts):
-                    m.d.sync += hit.eq((raw_hit & ~raw_eq[K - 1]) | new_eq)
-                with m.Else():
-                    m.d.sync += hit.eq(raw_hit)
-                for vec, raw, new in ((gt, raw_gt, new_gt), (eq, raw_eq, new_eq)):
-                    # the registers are written every clock: "keep" is this clock's result
-                    _move(m, [vec[j] for j in range(K)], new, moves, keep=raw)
+                r_gt = Signal(K, name=f"r_gt_{tag}")
+                r_eq = Signal(K, name=f"r_eq_{tag}")
+                r_any = Signal(len(groups), name=f"r_any_{tag}")  # eq ORed by 4 cells
+                r_new = Signal(4, name=f"r_new_{tag}")  # gt, eq with q's key; with c's
+                raw_eq = [cur[j].key == key for j in range(K)]
+                m.d.sync += [
+                    r_gt.eq(Cat(*(cur[j].key > key for j in range(K)))),
+                    r_eq.eq(Cat(*raw_eq)),
+                    r_any.eq(Cat(*(Cat(*raw_eq[g : g + 4]).any() for g in groups))),
+                    r_new.eq(Cat(q["key"] > key, q["key"] == key, c["key"] > key, c["key"] == key)),
+                ]
+
+                # C2: corrected first for the message that was in U a clock ago (it wrote
+                # the rows after C1 read them; its key is the one C1 compared with c's),
+                # then for the message in U now (C1 compared with it in q)
+                gt1 = _moved(m, r_gt, r_new[2], late.vectors, f"gt1_{tag}")
+                eq1 = _moved(m, r_eq, r_new[3], late.vectors, f"eq1_{tag}")
+                hit1 = late.hit_after(r_any.any(), r_eq[K - 1], r_new[3])
+                m.d.sync += hit.eq(live.hit_after(hit1, eq1[K - 1], r_new[1]))
+                for vec, src, new in ((gt, gt1, r_new[0]), (eq, eq1, r_new[1])):
+                    _move(m, [vec[j] for j in range(K)], new, live.vectors, keep=src)
 
         # best levels before: the selected rows as they are during U, read off the loop
         b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
@@ -287,6 +314,62 @@ class Book(wiring.Component):
                 down[j].eq(set_ & ~qz & ~hit & ~gt[j - 1] if j > 0 else 0),
             ]
         return up, fresh, down
+
+
+class _Moves:
+    """How one message moves the cells of one row, and what that does to a match.
+
+    ``clear`` and the K-bit vectors ``up``, ``fresh``, ``down`` are :func:`_move`'s
+    ``moves``; ``inserts`` (a new level that pushes the last cell out) and ``deletes``
+    (the matching level removed) are what :meth:`hit_after` needs.
+    """
+
+    def __init__(
+        self, clear: Value, up: Value, fresh: Value, down: Value, *, inserts: Value, deletes: Value
+    ) -> None:
+        self.clear, self.up, self.fresh, self.down = clear, up, fresh, down
+        self.inserts, self.deletes = inserts, deletes
+
+    @property
+    def vectors(self) -> tuple:
+        return (self.clear, self.up, self.fresh, self.down)
+
+    def registered(self, m: Module, tag: str) -> _Moves:
+        """The same moves one clock later."""
+        regs = {}
+        for name in ("clear", "up", "fresh", "down", "inserts", "deletes"):
+            value = Value.cast(getattr(self, name))
+            regs[name] = Signal(len(value), name=f"late_{name}_{tag}")
+            m.d.sync += regs[name].eq(value)
+        return _Moves(**regs)
+
+    def hit_after(self, hit: Value, eq_last: Value, new_eq: Value) -> Value:
+        """Whether a price is in the row after these moves.
+
+        ``hit``: it is in the row before them; ``eq_last``: the last cell holds it (an
+        insert pushes that cell out); ``new_eq``: it is the moving message's price (a
+        delete removes it, an insert adds it). The row's keys are unique, so at most one
+        cell matches, and the answer needs no OR over the cells after the moves.
+        """
+        return Mux(
+            self.clear,
+            0,
+            Mux(self.deletes, hit & ~new_eq, Mux(self.inserts, (hit & ~eq_last) | new_eq, hit)),
+        )
+
+
+def _moved(m: Module, src: Value, new: Value, moves: tuple, name: str) -> Signal:
+    """The K-bit vector ``src`` moved as ``moves`` move the cells (:func:`_move`, as logic)."""
+    clear, up, fresh, down = moves
+    K = len(src)
+    out = Signal(K, name=name)
+    for j in range(K):
+        worse = src[j + 1] if j < K - 1 else 0
+        better = src[j - 1] if j > 0 else 0
+        m.d.comb += out[j].eq(
+            Mux(clear, 0, Mux(up[j], worse, Mux(fresh[j], new, Mux(down[j], better, src[j]))))
+        )
+    return out
 
 
 def _move(m: Module, dst: list, new: Value, moves: tuple, keep: Value | None) -> None:

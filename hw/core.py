@@ -24,7 +24,7 @@ the input after at most ``fifo_depth`` records and no record is ever lost.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -35,6 +35,7 @@ from hean_hw.flow import Flow
 from hean_hw.iceberg import Iceberg
 from hean_hw.imbalance import Imbalance
 from hean_hw.layouts import MSG_LAYOUT, REC_LAYOUT
+from hean_hw.rec_fifo import RecordFifo
 from hean_hw.ofi import Ofi
 from hean_hw.sequence import Sequence
 from hean_hw.validate import Validate
@@ -153,9 +154,7 @@ class FeatureCore(wiring.Component):
         m.d.sync += self.cycles.eq(self.cycles + 1)
 
         # ---- output FIFO and credits ------------------------------------------------
-        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
-            width=REC_LAYOUT.size, depth=self.fifo_depth
-        )
+        m.submodules.out_fifo = out_fifo = RecordFifo(REC_LAYOUT.size, self.fifo_depth)
         # Every message accepted and not yet read out holds a FIFO slot. ``ready`` is a
         # register, decided a clock ahead with one slot of margin (the count can grow by
         # one meanwhile), so no adder or compare sits between the handshake and the

@@ -87,6 +87,6 @@ def test_core_exports_to_verilog_at_the_default_parameters() -> None:
     from amaranth.back import verilog
 
     core = FeatureCore(Params())
-    assert core.latency == 30  # S0, SV, book 4, OFI 6 (the depth sums take 5), divider 18
+    assert core.latency == 31  # S0, SV, book 5, OFI 6 (the depth sums take 5), divider 18
     text = verilog.convert(core, name="hean_core")
     assert "module hean_core" in text
