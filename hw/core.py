@@ -35,8 +35,8 @@ from hean_hw.flow import Flow
 from hean_hw.iceberg import Iceberg
 from hean_hw.imbalance import Imbalance
 from hean_hw.layouts import MSG_LAYOUT, REC_LAYOUT
-from hean_hw.rec_fifo import RecordFifo
 from hean_hw.ofi import Ofi
+from hean_hw.rec_fifo import RecordFifo
 from hean_hw.sequence import Sequence
 from hean_hw.validate import Validate
 
