@@ -1,7 +1,7 @@
 """Pipelined imbalance: ``imb(b, a) = trunc((b - a) * 32768 / (b + a))`` clipped to +-32767.
 
 Because ``|b - a| <= b + a``, the quotient's magnitude is at most 32768, so only 16
-quotient bits exist whatever the operand width: a restoring divider of 16 steps on the
+quotient bits exist whatever the operand width: a non-restoring divider of 16 steps on the
 magnitudes, with the sign applied afterwards, gives truncation toward zero exactly as
 the contract requires. Steps are spread over pipeline stages (``steps_per_stage`` of
 them each) so the core keeps one result per clock.
@@ -9,7 +9,7 @@ them each) so the core keeps one result per clock.
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -86,10 +86,15 @@ class Imbalance(wiring.Component):
                 den.eq(self.i_b + self.i_a),
             ]
 
-        # divider stages: quotient bit k has weight 2**k, from bit 15 down to bit 0;
-        # bit 15 compares the remainder itself (it is 1 only when b or a is 0)
+        # divider stages: quotient bit k has weight 2**k, from bit 15 down to bit 0.
+        # Non-restoring: the partial remainder R may go negative, and each step adds or
+        # subtracts the denominator by R's sign (a register): R' = 2R - den if R >= 0,
+        # else 2R + den. R' equals the restoring divider's trial difference, so its sign
+        # is the same quotient bit, and a step is one carry chain with no multiplexer
+        # after it. Bit 15 starts from R = rem - den (the remainder itself, not doubled).
         quotient = None
         bit = QUOTIENT_BITS - 1
+        rem_shape = signed(w + 3)  # -den <= R < den, and 2R
         for stage in range(self.stages):
             r = rem
             q = C(0, QUOTIENT_BITS) if quotient is None else quotient
@@ -97,21 +102,24 @@ class Imbalance(wiring.Component):
             for _ in range(self.steps_per_stage):
                 if bit < 0:
                     break
-                trial = r if bit == QUOTIENT_BITS - 1 else r << 1
-                # one subtraction gives both the compare (its borrow) and the new remainder,
-                # so a step is one carry chain and a multiplexer
-                diff = Signal(unsigned(w + 3), name=f"d_{bit}")
-                m.d.comb += diff.eq(trial - den)
-                take = ~diff[-1]
-                r_next = Signal(unsigned(w + 2), name=f"r_{bit}")
-                m.d.comb += r_next.eq(Mux(take, diff[: w + 2], trial))
-                bits.append((bit, take))
+                r_next = Signal(rem_shape, name=f"r_{bit}")
+                if bit == QUOTIENT_BITS - 1:
+                    m.d.comb += r_next.eq(r - den)
+                else:
+                    neg_r = r[-1]
+                    # 2R + (den or -den): -den is ~den + 1, and the + 1 rides in 2R's free
+                    # bit 0, so one adder does it
+                    two_r = Cat(~neg_r, r)
+                    den_s = Cat(den, C(0, 1)).as_signed()  # den, as a signed value
+                    addend = Mux(neg_r, den_s, ~den_s)
+                    m.d.comb += r_next.eq(two_r.as_signed() + addend)
+                bits.append((bit, ~r_next[-1]))
                 r = r_next
                 bit -= 1
             n_valid = Signal(name=f"s{stage}_valid")
             n_neg = Signal(name=f"s{stage}_neg")
             n_zero = Signal(name=f"s{stage}_zero")
-            n_rem = Signal(den_shape, name=f"s{stage}_rem")
+            n_rem = Signal(rem_shape, name=f"s{stage}_rem")
             n_den = Signal(den_shape, name=f"s{stage}_den")
             n_q = Signal(QUOTIENT_BITS, name=f"s{stage}_q")
             q_bits = q

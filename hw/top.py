@@ -25,11 +25,12 @@ from hean.wire import Params
 from hean_hw.axis_in import MsgWiden
 from hean_hw.axis_out import RecNarrow
 from hean_hw.core import COUNTERS, FeatureCore
+from hean_hw.rec_fifo import RecordFifo
 from hean_hw.regs import RegisterBlock
 
-#: Clocks from a record entering the core's output FIFO (``SyncFIFOBuffered``, whose
-#: read port is registered) to it being offered on the core's ``o_stream``.
-FIFO_LATENCY = 2
+#: Clocks from a record entering the core's output FIFO to it being offered on the
+#: core's ``o_stream`` (:attr:`hean_hw.rec_fifo.RecordFifo.latency`).
+FIFO_LATENCY = RecordFifo.latency
 
 
 class HL2Top(wiring.Component):
