@@ -226,13 +226,32 @@ class Book(wiring.Component):
                 # of the two messages ahead, in C2 and U), and the compares of the
                 # message's key with those two messages' keys
                 key = p["key"][n][s]
+                # C1's own copies of the key, one per quarter of the row, so that no key
+                # bit drives more than K/4 cells' comparators. Synthesis merges
+                # registers that are equal bit by bit, so each copy differs from the
+                # others in how it is built: a reset value of all zeros or all ones,
+                # and a reset or none. (The value a copy has after reset never
+                # matters: a row reads a key only for a message of its own.)
+                price = self.i_price if s == 0 else ~self.i_price
+                mine = self.i_valid & (self.i_instrument == n)
+                size = -(-K // 4)
+                keys = []
+                for v in range(4):
+                    copy = Signal(
+                        32,
+                        init=0xFFFFFFFF if v & 1 else 0,
+                        reset_less=bool(v & 2),
+                        name=f"p_key_{tag}_q{v}",
+                    )
+                    m.d.sync += copy.eq(Mux(mine, price, 0))
+                    keys += [copy] * len(range(v * size, min(K, (v + 1) * size)))
                 r_gt = Signal(K, name=f"r_gt_{tag}")
                 r_eq = Signal(K, name=f"r_eq_{tag}")
                 r_any = Signal(len(groups), name=f"r_any_{tag}")  # eq ORed by 4 cells
                 r_new = Signal(4, name=f"r_new_{tag}")  # gt, eq with q's key; with c's
-                raw_eq = [cur[j].key == key for j in range(K)]
+                raw_eq = [cur[j].key == keys[j] for j in range(K)]
                 m.d.sync += [
-                    r_gt.eq(Cat(*(cur[j].key > key for j in range(K)))),
+                    r_gt.eq(Cat(*(cur[j].key > keys[j] for j in range(K)))),
                     r_eq.eq(Cat(*raw_eq)),
                     r_any.eq(Cat(*(Cat(*raw_eq[g : g + 4]).any() for g in groups))),
                     r_new.eq(Cat(q["key"] > key, q["key"] == key, c["key"] > key, c["key"] == key)),
