@@ -153,11 +153,29 @@ class Book(wiring.Component):
             name: [[Signal(w, name=f"p_{name}_{n}_{s}") for s in sides] for n in range(N)]
             for name, w in fields
         }
+        # C1's own copies of each row's key, one per quarter of the row, so that no key
+        # bit drives more than K/4 cells' comparators. Synthesis merges registers that
+        # are equal bit by bit, so each copy differs from the others in how it is built:
+        # a reset value of all zeros or all ones, and a reset or none. (The value a copy
+        # has after reset never matters: a row reads a key only for a message of its own.)
+        quarter = -(-K // 4)
+        cell_keys = [[[], []] for n in range(N)]  # the key copy each cell compares with
         for n in range(N):
             mine = self.i_valid & (self.i_instrument == n)
             m.d.sync += p_sel[n].eq(mine)
             for s in sides:
                 price = self.i_price if s == 0 else ~self.i_price  # the key of each side
+                copies = [
+                    Signal(
+                        32,
+                        init=0xFFFFFFFF if v & 1 else 0,
+                        reset_less=bool(v & 2),
+                        name=f"p_key_{n}_{s}_q{v}",
+                    )
+                    for v in range(4)
+                ]
+                m.d.sync += [copy.eq(Mux(mine, price, 0)) for copy in copies]
+                cell_keys[n][s] = [copies[j // quarter] for j in range(K)]
                 clears = (self.i_side == s) | (self.i_side == SIDE_BOTH)
                 m.d.sync += [
                     p["set"][n][s].eq(mine & is_set & (self.i_side[0] == s)),
@@ -218,33 +236,14 @@ class Book(wiring.Component):
                     deletes=c["set"] & c["qz"] & hit,
                 )
                 cells = [cur[j].as_value() for j in range(K)]
-                _move(m, cells, Cat(c["key"], c["qty"], 1), live.vectors, keep=None)
+                _move(m, cells, Cat(c["key"], c["qty"], 1), live.vectors)
                 # the same moves a clock later, for C2's first correction
                 late = live.registered(m, tag)
 
                 # C1: the raw compares with the rows as they are now (before the updates
                 # of the two messages ahead, in C2 and U), and the compares of the
                 # message's key with those two messages' keys
-                key = p["key"][n][s]
-                # C1's own copies of the key, one per quarter of the row, so that no key
-                # bit drives more than K/4 cells' comparators. Synthesis merges
-                # registers that are equal bit by bit, so each copy differs from the
-                # others in how it is built: a reset value of all zeros or all ones,
-                # and a reset or none. (The value a copy has after reset never
-                # matters: a row reads a key only for a message of its own.)
-                price = self.i_price if s == 0 else ~self.i_price
-                mine = self.i_valid & (self.i_instrument == n)
-                size = -(-K // 4)
-                keys = []
-                for v in range(4):
-                    copy = Signal(
-                        32,
-                        init=0xFFFFFFFF if v & 1 else 0,
-                        reset_less=bool(v & 2),
-                        name=f"p_key_{tag}_q{v}",
-                    )
-                    m.d.sync += copy.eq(Mux(mine, price, 0))
-                    keys += [copy] * len(range(v * size, min(K, (v + 1) * size)))
+                key, keys = p["key"][n][s], cell_keys[n][s]
                 r_gt = Signal(K, name=f"r_gt_{tag}")
                 r_eq = Signal(K, name=f"r_eq_{tag}")
                 r_any = Signal(len(groups), name=f"r_any_{tag}")  # eq ORed by 4 cells
@@ -264,8 +263,10 @@ class Book(wiring.Component):
                 eq1 = _moved(m, r_eq, r_new[3], late.vectors, f"eq1_{tag}")
                 hit1 = late.hit_after(r_any.any(), r_eq[K - 1], r_new[3])
                 m.d.sync += hit.eq(live.hit_after(hit1, eq1[K - 1], r_new[1]))
-                for vec, src, new in ((gt, gt1, r_new[0]), (eq, eq1, r_new[1])):
-                    _move(m, [vec[j] for j in range(K)], new, live.vectors, keep=src)
+                m.d.sync += [
+                    gt.eq(_moved(m, gt1, r_new[0], live.vectors, f"gt2_{tag}")),
+                    eq.eq(_moved(m, eq1, r_new[1], live.vectors, f"eq2_{tag}")),
+                ]
 
         # best levels before: the selected rows as they are during U, read off the loop
         b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
@@ -378,7 +379,8 @@ class _Moves:
 
 
 def _moved(m: Module, src: Value, new: Value, moves: tuple, name: str) -> Signal:
-    """The K-bit vector ``src`` moved as ``moves`` move the cells (:func:`_move`, as logic)."""
+    """The K-bit vector ``src`` moved as ``moves`` move the cells (:func:`_move`'s rule, as
+    logic: a bit that does not move keeps ``src``'s value)."""
     clear, up, fresh, down = moves
     K = len(src)
     out = Signal(K, name=name)
@@ -391,19 +393,18 @@ def _moved(m: Module, src: Value, new: Value, moves: tuple, name: str) -> Signal
     return out
 
 
-def _move(m: Module, dst: list, new: Value, moves: tuple, keep: Value | None) -> None:
-    """Row ``dst`` of K values moves as a SET or CLEAR moves the cells (one rule for both).
+def _move(m: Module, dst: list, new: Value, moves: tuple) -> None:
+    """Row ``dst`` of K cells moves as a SET or CLEAR moves the cells (one rule for both).
 
     ``moves`` is ``(clear, up, fresh, down)``: cleared to 0, take the worse neighbour,
-    take ``new``, take the better neighbour (past either end: 0). Otherwise a cell keeps
-    its value (``keep`` None: its register is not written) or takes ``keep[j]``.
+    take ``new``, take the better neighbour (past either end: 0). Otherwise a cell's
+    register is not written, so it keeps its value on its clock enable.
     """
     clear, up, fresh, down = moves
     K = len(dst)
-    src = dst if keep is None else [keep[j] for j in range(K)]
     for j in range(K):
-        worse = src[j + 1] if j < K - 1 else 0
-        better = src[j - 1] if j > 0 else 0
+        worse = dst[j + 1] if j < K - 1 else 0
+        better = dst[j - 1] if j > 0 else 0
         with m.If(clear):
             m.d.sync += dst[j].eq(0)
         with m.Elif(up[j]):
@@ -412,9 +413,6 @@ def _move(m: Module, dst: list, new: Value, moves: tuple, keep: Value | None) ->
             m.d.sync += dst[j].eq(new)
         with m.Elif(down[j]):
             m.d.sync += dst[j].eq(better)
-        if keep is not None:
-            with m.Else():
-                m.d.sync += dst[j].eq(keep[j])
 
 
 __all__ = ["LEVEL", "OP_CLEAR", "OP_NONE", "OP_SET", "SIDE_BOTH", "Book"]
