@@ -37,6 +37,7 @@ from hean_hw.imbalance import Imbalance
 from hean_hw.layouts import MSG_LAYOUT, REC_LAYOUT
 from hean_hw.ofi import Ofi
 from hean_hw.rec_fifo import RecordFifo
+from hean_hw.rec_lanes import LaneFifo
 from hean_hw.sequence import Sequence
 from hean_hw.validate import Validate
 
@@ -103,6 +104,11 @@ class FeatureCore(wiring.Component):
         could overflow.
     steps_per_stage : int
         Divider steps per pipeline stage (trades latency against clock rate).
+    out_beats : int or None
+        None: records leave whole on ``o_stream``, one per clock, from a
+        :class:`~hean_hw.rec_fifo.RecordFifo`. A number: they leave as that many
+        AXI-Stream beats each on ``m_axis_*``, from a :class:`~hean_hw.rec_lanes.LaneFifo`
+        (the FPGA top's output; the beats never pass through a 1024-bit bus).
 
     Attributes
     ----------
@@ -115,14 +121,24 @@ class FeatureCore(wiring.Component):
     i_stream : In(stream.Signature(MSG_LAYOUT))
         HL2 messages, one per beat.
     o_stream : Out(stream.Signature(REC_LAYOUT))
-        Feature records, one per message, in order.
+        Feature records, one per message, in order (without ``out_beats``).
+    m_axis_tdata, m_axis_tvalid, m_axis_tlast : Out; m_axis_tready : In(1)
+        The same records as AXI-Stream beats, ``TLAST`` on each record's last one (with
+        ``out_beats``).
     cycles : Out(64)
         The free-running cycle counter that stamps records.
     msgs_in, recs_out, bad, gaps, dropped : Out(64)
         Counters since reset.
     """
 
-    def __init__(self, params: Params, *, fifo_depth: int = 64, steps_per_stage: int = 1) -> None:
+    def __init__(
+        self,
+        params: Params,
+        *,
+        fifo_depth: int = 64,
+        steps_per_stage: int = 1,
+        out_beats: int | None = None,
+    ) -> None:
         self.params = params
         self.fifo_depth = fifo_depth
         self.depth_bits = 32 + SideSum.latency_for(params.K)  # the tree's sum width
@@ -140,11 +156,19 @@ class FeatureCore(wiring.Component):
                 f"fifo_depth={fifo_depth} cannot sustain one message per clock with a "
                 f"{self.latency}-clock pipeline; use at least {self.latency + 4}"
             )
-        ports = {
-            "i_stream": In(stream.Signature(MSG_LAYOUT)),
-            "o_stream": Out(stream.Signature(REC_LAYOUT)),
-            "cycles": Out(64),
-        }
+        if out_beats is None:
+            self.out_fifo: RecordFifo | LaneFifo = RecordFifo(REC_LAYOUT.size, fifo_depth)
+        else:
+            self.out_fifo = LaneFifo(REC_LAYOUT.size, fifo_depth, beats=out_beats)
+        ports = {"i_stream": In(stream.Signature(MSG_LAYOUT)), "cycles": Out(64)}
+        if isinstance(self.out_fifo, LaneFifo):
+            ports |= {
+                name: member
+                for name, member in self.out_fifo.signature.members.items()
+                if name.startswith("m_axis_")
+            }
+        else:
+            ports["o_stream"] = Out(stream.Signature(REC_LAYOUT))
         ports |= {name: Out(64) for name in COUNTERS}
         super().__init__(ports)
 
@@ -154,7 +178,7 @@ class FeatureCore(wiring.Component):
         m.d.sync += self.cycles.eq(self.cycles + 1)
 
         # ---- output FIFO and credits ------------------------------------------------
-        m.submodules.out_fifo = out_fifo = RecordFifo(REC_LAYOUT.size, self.fifo_depth)
+        m.submodules.out_fifo = out_fifo = self.out_fifo
         # Every message accepted and not yet read out holds a FIFO slot. ``ready`` is a
         # register, decided a clock ahead with one slot of margin (the count can grow by
         # one meanwhile), so no adder or compare sits between the handshake and the
@@ -166,7 +190,6 @@ class FeatureCore(wiring.Component):
         m.d.comb += [
             self.i_stream.ready.eq(ready),
             accept.eq(self.i_stream.valid & ready),
-            read.eq(self.o_stream.valid & self.o_stream.ready),
         ]
         m.d.sync += [
             outstanding.eq(outstanding + accept - read),
@@ -450,11 +473,21 @@ class FeatureCore(wiring.Component):
             out_fifo.w_en.eq(imb_l1.o_valid),
             out_fifo.w_data.eq(out),
         ]
-        m.d.comb += [
-            self.o_stream.payload.eq(out_fifo.r_data),
-            self.o_stream.valid.eq(out_fifo.r_rdy),
-            out_fifo.r_en.eq(self.o_stream.ready),
-        ]
+        if isinstance(out_fifo, LaneFifo):
+            m.d.comb += [
+                self.m_axis_tdata.eq(out_fifo.m_axis_tdata),
+                self.m_axis_tvalid.eq(out_fifo.m_axis_tvalid),
+                self.m_axis_tlast.eq(out_fifo.m_axis_tlast),
+                out_fifo.m_axis_tready.eq(self.m_axis_tready),
+                read.eq(out_fifo.taken),
+            ]
+        else:
+            m.d.comb += [
+                self.o_stream.payload.eq(out_fifo.r_data),
+                self.o_stream.valid.eq(out_fifo.r_rdy),
+                out_fifo.r_en.eq(self.o_stream.ready),
+                read.eq(self.o_stream.valid & self.o_stream.ready),
+            ]
 
         # ---- counters ----------------------------------------------------------------
         # each counter adds a registered event bit, so its 64-bit carry chain starts

@@ -2,7 +2,7 @@
 
 ::
 
-    s_axis (64-bit) -> MsgWiden -> FeatureCore -> RecNarrow -> m_axis (64-bit)
+    s_axis (64-bit) -> MsgWiden -> FeatureCore (its output FIFO: LaneFifo) -> m_axis (64-bit)
                                        |
                               counters, cycle counter -> RegisterBlock <-> s_axil
 
@@ -23,18 +23,16 @@ from amaranth.lib.wiring import In
 
 from hean.wire import Params
 from hean_hw.axis_in import MsgWiden
-from hean_hw.axis_out import RecNarrow
 from hean_hw.core import COUNTERS, FeatureCore
-from hean_hw.rec_fifo import RecordFifo
+from hean_hw.rec_lanes import LaneFifo
 from hean_hw.regs import RegisterBlock
 
-#: Clocks from a record entering the core's output FIFO to it being offered on the
-#: core's ``o_stream`` (:attr:`hean_hw.rec_fifo.RecordFifo.latency`).
-FIFO_LATENCY = RecordFifo.latency
+#: Beats per record on ``m_axis`` (64-bit beats).
+OUT_BEATS = 16
 
 
 class HL2Top(wiring.Component):
-    """MsgWiden -> FeatureCore -> RecNarrow, with a RegisterBlock on the core's counters.
+    """MsgWiden -> FeatureCore with 64-bit beats out, and a RegisterBlock on its counters.
 
     Parameters
     ----------
@@ -50,9 +48,9 @@ class HL2Top(wiring.Component):
     latency : int
         Clocks from the edge that accepts the last input beat of a message to the edge
         that sends the first output beat of its record, with the output idle and ready:
-        ``MsgWiden.latency + core.latency + FIFO_LATENCY + RecNarrow.latency`` (with
-        ``core.latency`` counted from the core accepting the message to its record being
-        written into the core's output FIFO). Also readable at register 0x24.
+        ``MsgWiden.latency + core.latency + LaneFifo.latency`` (with ``core.latency``
+        counted from the core accepting the message to its record being written into the
+        core's output FIFO). Also readable at register 0x24.
 
     Ports
     -----
@@ -74,16 +72,17 @@ class HL2Top(wiring.Component):
     ) -> None:
         self.params = params
         self.widen = MsgWiden(beats=4)
-        self.core = FeatureCore(params, fifo_depth=fifo_depth, steps_per_stage=steps_per_stage)
-        self.narrow = RecNarrow(beats=16)
-        self.latency = self.widen.latency + self.core.latency + FIFO_LATENCY + self.narrow.latency
+        self.core = FeatureCore(
+            params, fifo_depth=fifo_depth, steps_per_stage=steps_per_stage, out_beats=OUT_BEATS
+        )
+        self.latency = self.widen.latency + self.core.latency + LaneFifo.latency
         self.regs = RegisterBlock(params, build_id=build_id, latency=self.latency)
         # the bus ports of the parts become the ports of the top, unchanged
         self._forwarded = [
             (part, name, member)
             for part, prefix in (
                 (self.widen, "s_axis_"),
-                (self.narrow, "m_axis_"),
+                (self.core, "m_axis_"),
                 (self.regs, "s_axil_"),
             )
             for name, member in part.signature.members.items()
@@ -95,7 +94,6 @@ class HL2Top(wiring.Component):
         m = Module()
         m.submodules.widen = widen = self.widen
         m.submodules.core = core = self.core
-        m.submodules.narrow = narrow = self.narrow
         m.submodules.regs = regs = self.regs
 
         for part, name, member in self._forwarded:
@@ -103,7 +101,6 @@ class HL2Top(wiring.Component):
             m.d.comb += inner.eq(outer) if member.flow == In else outer.eq(inner)
 
         wiring.connect(m, widen.o_stream, core.i_stream)
-        wiring.connect(m, core.o_stream, narrow.i_stream)
         m.d.comb += [
             regs.i_cycles.eq(core.cycles),
             regs.i_framing_errors.eq(widen.o_framing_errors),

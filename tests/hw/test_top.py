@@ -13,10 +13,11 @@ from amaranth.sim import Simulator
 from hean.engine import Mirror
 from hean.feeds.adversarial import adversarial_stream
 from hean.wire import CONTRACT_BYTES, MSG_DTYPE, REC_DTYPE, Params
+from hean_hw.rec_lanes import LaneFifo
 from hean_hw.top import HL2Top
 
 from .test_axis_in import drive_axis, frame
-from .test_axis_out import collect_axis, unframe
+from .test_rec_lanes import collect_axis, unframe
 from .test_regs import OKAY, WANT_MAP, axil_read
 
 PARAMS = Params(K=4, N=2)
@@ -136,7 +137,7 @@ def test_latency_from_last_input_beat_to_first_output_beat() -> None:
     sim.add_testbench(bench)
     sim.run()
     assert measured == [top.latency] * len(msgs)
-    assert top.latency == 1 + top.core.latency + 2 + 1
+    assert top.latency == 1 + top.core.latency + LaneFifo.latency
 
 
 def test_ports_are_the_three_buses_and_fit_a_package() -> None:

@@ -9,7 +9,7 @@ checks alignment and length; ``wait`` invalidates after S2MM, reports ``transfer
 from the length register and raises pynq's messages on error bits. Behind the DMA sits
 a model of :class:`hean_hw.top.HL2Top`: 64-bit beats in, four per message (``TLAST``
 mid-message is a framing error, as in ``MsgWiden``), the mirror as the core, and 16 beats
-out per record with ``TLAST`` on each record's last beat (``RecNarrow``), which ends a
+out per record with ``TLAST`` on each record's last beat (``LaneFifo``), which ends a
 simple-mode S2MM transfer. The core's output can hold only so many records, so MM2S
 stalls when nobody receives, as the real backpressure would. The register block answers
 from :data:`hean_hw.regs.REGISTERS` with the low/high latch of the counters, and an
@@ -93,7 +93,7 @@ class World:
 
 
 class FakeCore:
-    """HL2Top as the DMA sees it: MsgWiden, the core (the mirror), RecNarrow."""
+    """HL2Top as the DMA sees it: MsgWiden, the core (the mirror), LaneFifo."""
 
     def __init__(self, world: World) -> None:
         self.world = world
