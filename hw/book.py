@@ -218,23 +218,17 @@ class Book(wiring.Component):
                 c = {name: Signal(len(p[name][n][s]), name=f"c_{name}_{tag}") for name in p}
                 m.d.sync += [q[name].eq(p[name][n][s]) for name in p]
                 m.d.sync += [c[name].eq(q[name]) for name in p]
-                gt = Signal(K, name=f"c_gt_{tag}")  # thermometer: cells better than c
-                eq = Signal(K, name=f"c_eq_{tag}")  # one-hot or zero: the cell holding c
-                hit = Signal(name=f"c_hit_{tag}")  # some cell holds c's price
-
-                # U: the update of this row by the message in c's registers
-                up, fresh_at, down = self._actions(m, c["set"], c["qz"], gt, hit, tag)
-                dropped = Signal(name=f"dropped_{tag}")
-                m.d.comb += dropped.eq(c["set"] & ~hit & ~c["qz"] & gt[K - 1])
-                dropped_any.append(dropped)
+                # U: the update of this row by the message in c's registers. Its moves
+                # are registers, decided in C2 from the corrected compares, so the loop
+                # is a register, a 4-way choice per bit, a register.
                 live = _Moves(
                     c["clear"],
-                    up,
-                    fresh_at,
-                    down,
-                    inserts=c["set"] & ~c["qz"] & ~hit & ~gt[K - 1],
-                    deletes=c["set"] & c["qz"] & hit,
+                    *(Signal(K, name=f"c_{name}_{tag}") for name in ("up", "fresh", "down")),
+                    inserts=Signal(name=f"c_inserts_{tag}"),
+                    deletes=Signal(name=f"c_deletes_{tag}"),
                 )
+                dropped = Signal(name=f"dropped_{tag}")
+                dropped_any.append(dropped)
                 cells = [cur[j].as_value() for j in range(K)]
                 _move(m, cells, Cat(c["key"], c["qty"], 1), live.vectors)
                 # the same moves a clock later, for C2's first correction
@@ -258,14 +252,23 @@ class Book(wiring.Component):
 
                 # C2: corrected first for the message that was in U a clock ago (it wrote
                 # the rows after C1 read them; its key is the one C1 compared with c's),
-                # then for the message in U now (C1 compared with it in q)
+                # then for the message in U now (C1 compared with it in q); then the
+                # moves this message will make in U
                 gt1 = _moved(m, r_gt, r_new[2], late.vectors, f"gt1_{tag}")
                 eq1 = _moved(m, r_eq, r_new[3], late.vectors, f"eq1_{tag}")
                 hit1 = late.hit_after(r_any.any(), r_eq[K - 1], r_new[3])
-                m.d.sync += hit.eq(live.hit_after(hit1, eq1[K - 1], r_new[1]))
+                gt = _moved(m, gt1, r_new[0], live.vectors, f"gt2_{tag}")
+                hit = Signal(name=f"hit2_{tag}")
+                m.d.comb += hit.eq(live.hit_after(hit1, eq1[K - 1], r_new[1]))
+                up, fresh, down = self._actions(m, q["set"], q["qz"], gt, hit, tag)
+                adds = q["set"] & ~q["qz"] & ~hit
                 m.d.sync += [
-                    gt.eq(_moved(m, gt1, r_new[0], live.vectors, f"gt2_{tag}")),
-                    eq.eq(_moved(m, eq1, r_new[1], live.vectors, f"eq2_{tag}")),
+                    live.up.eq(up),
+                    live.fresh.eq(fresh),
+                    live.down.eq(down),
+                    live.inserts.eq(adds & ~gt[K - 1]),
+                    live.deletes.eq(q["set"] & q["qz"] & hit),
+                    dropped.eq(adds & gt[K - 1]),
                 ]
 
         # best levels before: the selected rows as they are during U, read off the loop
