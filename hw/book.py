@@ -271,24 +271,36 @@ class Book(wiring.Component):
                     dropped.eq(adds & gt[K - 1]),
                 ]
 
-        # best levels before: the selected rows as they are during U, read off the loop
+        # best levels before: the selected rows as they are during U, read off the loop.
+        # The reads are AND-ORs of the instruments' rows. The outputs for an instrument
+        # >= N are unspecified, so one instrument needs no select at all: its AND with the
+        # select became a synchronous reset of every output flip-flop, a net of 2K * 65
+        # loads (the K=16 N=1 book's critical path). With more instruments, each quarter
+        # of the cells reads through its own copy of the select, built like the keys'.
         b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
         b_dropped, b_valid, b_tag = Signal(), Signal(), Signal(self.tag_width)
-        b_sel = Signal(N)
+        b_sels = [
+            Signal(N, init=(1 << N) - 1 if v & 1 else 0, reset_less=bool(v & 2), name=f"b_sel_{v}")
+            for v in range(4)
+        ]
         m.d.sync += [
             b_dropped.eq(Cat(*dropped_any).any()),
             b_valid.eq(c_valid),
             b_tag.eq(c_tag),
-            b_sel.eq(c_sel),
+            *(copy.eq(c_sel) for copy in b_sels),
         ]
+
+        def read(sel: Value, s: int, j: int) -> Value:
+            """Cell ``j`` of side ``s`` of the instrument ``sel`` selects."""
+            cells = [rows[n][s][j].as_value() for n in range(N)]
+            return cells[0] if N == 1 else pick(list(sel), cells)
+
         for s in sides:
-            bests = [rows[n][s][0].as_value() for n in range(N)]
-            m.d.sync += b_before[s].eq(pick(list(c_sel), bests))
+            m.d.sync += b_before[s].eq(read(c_sel, s, 0))
 
         # ---- R: the selected instrument's rows after the update -------------------------------
         after = [
-            data.View(row_layout, pick(list(b_sel), [rows[n][s].as_value() for n in range(N)]))
-            for s in sides
+            [data.View(LEVEL, read(b_sels[j // quarter], s, j)) for j in range(K)] for s in sides
         ]
         m.d.sync += [
             self.o_valid.eq(b_valid),

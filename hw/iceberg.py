@@ -21,7 +21,7 @@ class Iceberg(wiring.Component):
     size (saturating at 255), then takes the new size as shown. CLEAR resets the named
     side(s).
 
-    Four clocks, one message per clock, any instrument order:
+    Six clocks, one message per clock, any instrument order:
 
     A. the message is decoded and compared with the state *before* the message ahead of
        it (in B) is written: "is the price the tracked one" and "is the size at least the
@@ -31,8 +31,9 @@ class Iceberg(wiring.Component):
     B. every instrument's state updates itself from these registered decisions, written
        for the message's instrument only (no read multiplexer in the loop either);
     C. the instrument's state after the update is read;
-    D. the outputs are registered, with the ICEBERG bits computed from C (a 64-bit
-       compare, off the loop).
+    D, E, F. the ICEBERG bits are computed from C, off the loop: the product
+       ``RATIO * shown``, then the 64-bit compare with the absorbed volume in two
+       halves, then the outputs.
 
     Parameters
     ----------
@@ -56,7 +57,7 @@ class Iceberg(wiring.Component):
         :attr:`latency` clocks later: the instrument's iceberg state after the message.
     """
 
-    latency = 4
+    latency = 6
 
     def __init__(self, N: int, ice_min_refills: int, ice_absorb_ratio: int) -> None:
         self.N = N
@@ -188,26 +189,50 @@ class Iceberg(wiring.Component):
                     with m.Elif(a_set & a_eq | a_clear):
                         m.d.sync += pending[i].eq(0)
 
-        # ---- C: the instrument's state after the update; D: the ICEBERG bits -------------
-        c_valid = Signal()
+        # ---- C: the state after the update; D, E, F: the ICEBERG bits -------------------
+        # "absorbed >= RATIO * shown" is a 64-bit compare: a carry chain too long for one
+        # clock after the read multiplexer, so it runs over three clocks (the product,
+        # then the compares of the two 32-bit halves, then their combination). The OFI
+        # unit takes as long, so this costs the core no clock.
+        c_valid, d_valid, e_valid = Signal(), Signal(), Signal()
         with m.If(en):
-            m.d.sync += [c_valid.eq(b_valid), self.o_valid.eq(c_valid)]
+            m.d.sync += [
+                c_valid.eq(b_valid),
+                d_valid.eq(c_valid),
+                e_valid.eq(d_valid),
+                self.o_valid.eq(e_valid),
+            ]
         b_sel = [b_inst == i for i in range(N)]
         for name, (px, shown, absorbed, refills) in after.items():
             c_px, c_shown = Signal(32, name=f"{name}_c_px"), Signal(32, name=f"{name}_c_shown")
             c_abs, c_ref = Signal(64, name=f"{name}_c_abs"), Signal(8, name=f"{name}_c_ref")
+            need = Signal(32 + self.ratio.bit_length(), name=f"{name}_d_need")
+            widths = {"px": 32, "ref": 8, "abs": 64, "flag": 1}
+            d = {k: Signal(w, name=f"{name}_d_{k}") for k, w in widths.items()}
+            e = {k: Signal(w, name=f"{name}_e_{k}") for k, w in widths.items()}
+            hi_gt, hi_eq = Signal(name=f"{name}_e_hi_gt"), Signal(name=f"{name}_e_hi_eq")
+            lo_ge = Signal(name=f"{name}_e_lo_ge")
             with m.If(en):
                 m.d.sync += [
                     c_px.eq(pick(b_sel, px)),
                     c_shown.eq(pick(b_sel, shown)),
                     c_abs.eq(pick(b_sel, absorbed)),
                     c_ref.eq(pick(b_sel, refills)),
-                    getattr(self, f"o_px_{name}").eq(c_px),
-                    getattr(self, f"o_refills_{name}").eq(c_ref),
-                    getattr(self, f"o_absorbed_{name}").eq(c_abs),
-                    # tracked, enough refills, absorbed >= RATIO * shown
-                    getattr(self, f"o_iceberg_{name}").eq(
-                        (c_px != 0) & (c_ref >= self.min_refills) & (c_abs >= c_shown * self.ratio)
-                    ),
+                    # D: the product, and "tracked, with enough refills"
+                    need.eq(c_shown * self.ratio),
+                    d["flag"].eq((c_px != 0) & (c_ref >= self.min_refills)),
+                    d["px"].eq(c_px),
+                    d["ref"].eq(c_ref),
+                    d["abs"].eq(c_abs),
+                    # E: the halves of absorbed >= need
+                    hi_gt.eq(d["abs"][32:] > need[32:]),
+                    hi_eq.eq(d["abs"][32:] == need[32:]),
+                    lo_ge.eq(d["abs"][:32] >= need[:32]),
+                    *(e[k].eq(d[k]) for k in d),
+                    # F: the outputs
+                    getattr(self, f"o_px_{name}").eq(e["px"]),
+                    getattr(self, f"o_refills_{name}").eq(e["ref"]),
+                    getattr(self, f"o_absorbed_{name}").eq(e["abs"]),
+                    getattr(self, f"o_iceberg_{name}").eq(e["flag"] & (hi_gt | hi_eq & lo_ge)),
                 ]
         return m
