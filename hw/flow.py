@@ -81,14 +81,15 @@ class Flow(wiring.Component):
                     buy[i].eq(decay_add(buy[i], shift, add_buy)),
                     sell[i].eq(decay_add(sell[i], shift, add_sell)),
                 ]
-        # clock 3: the instrument's accumulators read after the write
-        valid, inst = Signal(), Signal(8)
+        # clock 3: the instrument's accumulators read after the write, through a one-hot
+        # select decoded a clock ahead (a compare in front of it would fan its result out
+        # to all 128 bits of the read)
+        valid, sel = Signal(), Signal(N)
         with m.If(en):
-            m.d.sync += [valid.eq(a_valid), inst.eq(a_inst)]
-            sel = [inst == i for i in range(N)]
+            m.d.sync += [valid.eq(a_valid), sel.eq(Cat(a_inst == i for i in range(N)))]
             m.d.sync += [
                 self.o_valid.eq(valid),
-                self.o_buy.eq(pick(sel, buy)),
-                self.o_sell.eq(pick(sel, sell)),
+                self.o_buy.eq(pick(list(sel), buy)),
+                self.o_sell.eq(pick(list(sel), sell)),
             ]
         return m

@@ -116,9 +116,9 @@ class Iceberg(wiring.Component):
             ]
         same = Signal()  # the message in A names the instrument B is updating
         m.d.comb += same.eq(a_good & (self.i_instrument == a_inst))
-        b_valid, b_inst = Signal(), Signal(8)
+        b_valid, b_sel = Signal(), Signal(N)  # C's read select, decoded a clock ahead
         with m.If(en):
-            m.d.sync += [b_valid.eq(a_valid), b_inst.eq(a_inst)]
+            m.d.sync += [b_valid.eq(a_valid), b_sel.eq(Cat(a_inst == i for i in range(N)))]
 
         after = {}  # per side: the state names -> per-instrument registers
         for s, name in enumerate(("bid", "ask")):
@@ -202,7 +202,6 @@ class Iceberg(wiring.Component):
                 e_valid.eq(d_valid),
                 self.o_valid.eq(e_valid),
             ]
-        b_sel = [b_inst == i for i in range(N)]
         for name, (px, shown, absorbed, refills) in after.items():
             c_px, c_shown = Signal(32, name=f"{name}_c_px"), Signal(32, name=f"{name}_c_shown")
             c_abs, c_ref = Signal(64, name=f"{name}_c_abs"), Signal(8, name=f"{name}_c_ref")
@@ -214,10 +213,10 @@ class Iceberg(wiring.Component):
             lo_ge = Signal(name=f"{name}_e_lo_ge")
             with m.If(en):
                 m.d.sync += [
-                    c_px.eq(pick(b_sel, px)),
-                    c_shown.eq(pick(b_sel, shown)),
-                    c_abs.eq(pick(b_sel, absorbed)),
-                    c_ref.eq(pick(b_sel, refills)),
+                    c_px.eq(pick(list(b_sel), px)),
+                    c_shown.eq(pick(list(b_sel), shown)),
+                    c_abs.eq(pick(list(b_sel), absorbed)),
+                    c_ref.eq(pick(list(b_sel), refills)),
                     # D: the product, and "tracked, with enough refills"
                     need.eq(c_shown * self.ratio),
                     d["flag"].eq((c_px != 0) & (c_ref >= self.min_refills)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -110,14 +110,18 @@ class Ofi(wiring.Component):
         for i in range(N):
             with m.If(en & e["valid"] & e["good"] & (e["inst"] == i)):
                 m.d.sync += acc[i].eq(decay_add(acc[i], self.ofi_shift, e["event"]))
-        ctl = {k: e[k] for k in ("valid", "good", "inst")}
-        r = stage({**ctl, "event": e["event"]}, {**shapes, "event": signed(35)}, "r")
+        ctl = {k: e[k] for k in ("valid", "good")}
+        r = stage(
+            {**ctl, "sel": Cat(e["inst"] == i for i in range(N)), "event": e["event"]},
+            {"sel": N, "event": signed(35)},
+            "r",
+        )
 
-        # clock 6: the accumulator read after its write
+        # clock 6: the accumulator read after its write (the select decoded a clock ahead)
         with m.If(en):
             m.d.sync += [
                 self.o_valid.eq(r["valid"]),
-                self.o_ofi.eq(pick([r["inst"] == i for i in range(N)], acc)),
+                self.o_ofi.eq(pick(list(r["sel"]), acc)),
                 self.o_event.eq(Mux(r["good"], r["event"], 0)),
             ]
         return m
