@@ -80,9 +80,14 @@ class Book(wiring.Component):
     -----
     Inputs (sampled when ``i_valid``): ``i_op`` 0 none (TRADE, HEARTBEAT, bad message:
     state unchanged, outputs produced), 1 SET, 2 CLEAR; ``i_side`` SET 0 bid / 1 ask,
-    CLEAR 0 bid / 1 ask / 2 both; ``i_instrument``, ``i_price``, ``i_qty``. The caller
-    guarantees ``i_instrument < N`` and, for SET, ``i_price`` in ``1..0x7FFFFFFF``;
-    with ``i_op == 0`` an instrument ``>= N`` touches no state (outputs unspecified).
+    CLEAR 0 bid / 1 ask / 2 both; ``i_price``, ``i_qty``; and ``i_sel``, the message's
+    instrument one-hot (bit ``n`` set for instrument ``n``, none for an instrument
+    ``>= N``), zero while ``i_valid`` is low. The caller decodes ``i_sel`` into a register
+    of its own, a clock ahead: decoded here, the instrument compare sat in front of the
+    select's fan-out to every row's copies of the message (the K=16 N=1 top's critical
+    path). For SET and CLEAR the caller guarantees an instrument ``< N`` and, for SET,
+    ``i_price`` in ``1..0x7FFFFFFF``; with ``i_op == 0`` and no ``i_sel`` bit the message
+    touches no state (outputs unspecified).
 
     Outputs, about the message's instrument: best levels before and after the update
     (empty bid reads ``(0, 0)``, empty ask ``(0xFFFFFFFF, 0)``), whether each side has a
@@ -104,7 +109,7 @@ class Book(wiring.Component):
         super().__init__(
             {
                 "i_valid": In(1),
-                "i_instrument": In(8),
+                "i_sel": In(N),
                 "i_op": In(2),
                 "i_side": In(2),
                 "i_price": In(32),
@@ -161,7 +166,7 @@ class Book(wiring.Component):
         quarter = -(-K // 4)
         cell_keys = [[[], []] for n in range(N)]  # the key copy each cell compares with
         for n in range(N):
-            mine = self.i_valid & (self.i_instrument == n)
+            mine = self.i_sel[n]
             m.d.sync += p_sel[n].eq(mine)
             for s in sides:
                 price = self.i_price if s == 0 else ~self.i_price  # the key of each side

@@ -219,8 +219,10 @@ class FeatureCore(wiring.Component):
         sv_t_in = Signal(64)
         sv_op = Signal(2)
         sv_good, sv_known, sv_trade = Signal(), Signal(), Signal()
+        sv_sel = Signal(p.N)  # the book's one-hot instrument select, decoded here
         m.d.sync += [
             sv_valid.eq(s0_valid),
+            sv_sel.eq(Cat(s0_valid & (s0_msg.instrument == n) for n in range(p.N))),
             sv_msg.eq(s0_msg),
             sv_t_in.eq(s0_t_in),
             sv_op.eq(check.o_op),
@@ -235,7 +237,7 @@ class FeatureCore(wiring.Component):
         m.submodules.flow = flow = Flow(p.N, p.flow_shift)
         m.d.comb += [
             book.i_valid.eq(sv_valid),
-            book.i_instrument.eq(sv_msg.instrument),
+            book.i_sel.eq(sv_sel),
             book.i_op.eq(sv_op),
             book.i_side.eq(sv_msg.side),
             book.i_price.eq(sv_msg.price),

@@ -101,9 +101,8 @@ class Iceberg(wiring.Component):
         is_clear = good & (self.i_type == CLEAR)
 
         # ---- A: decode, and the compares against the state, corrected for B -----------------
-        a_valid, a_good, a_qz = Signal(), Signal(), Signal()
+        a_valid, a_good = Signal(), Signal()
         a_inst, a_price, a_qty = Signal(8), Signal(32), Signal(32)
-        a_sel = Signal(N)
         with m.If(en):
             m.d.sync += [
                 a_valid.eq(self.i_valid),
@@ -111,8 +110,6 @@ class Iceberg(wiring.Component):
                 a_inst.eq(self.i_instrument),
                 a_price.eq(self.i_price),
                 a_qty.eq(self.i_qty),
-                a_qz.eq(self.i_qty == 0),
-                a_sel.eq(Cat(good & (self.i_instrument == i) for i in range(N))),
             ]
         same = Signal()  # the message in A names the instrument B is updating
         m.d.comb += same.eq(a_good & (self.i_instrument == a_inst))
@@ -129,23 +126,17 @@ class Iceberg(wiring.Component):
             pending = [Signal(name=f"{name}_pending_{i}") for i in range(N)]
             after[name] = (px, shown, absorbed, refills)
 
-            a_hit, a_set, a_clear = Signal(), Signal(), Signal()
-            a_best = Signal(32)
-            a_eq, a_ge = Signal(name=f"{name}_a_eq"), Signal(name=f"{name}_a_ge")
-            # B's decisions for this side (from A's registers: no state in them)
+            a_best = Signal(32, name=f"{name}_a_best")
+            a_ge = Signal(name=f"{name}_a_ge")
+            # what the message in B does to this side (registered in A), for the
+            # corrections of the message in A
             start = Signal(name=f"{name}_start")  # a TRADE at a new price: track it
-            keep = Signal(name=f"{name}_acc")  # a TRADE at the tracked price: absorb more
-            set_at = Signal(name=f"{name}_set_at")  # a SET at the tracked price
             reset = Signal(name=f"{name}_reset")
-            m.d.comb += [
-                start.eq(a_hit & ~a_eq),
-                keep.eq(a_hit & a_eq),
-                set_at.eq(a_set & a_eq),
-                reset.eq((a_set & a_eq & a_qz) | a_clear),
-            ]
 
             # A: a buy aggressor (side 0) hits the asks (s = 1), a sell hits the bids
             hit = is_trade & (self.i_side[0] != s) & best_any[s] & (best_px[s] == self.i_price)
+            set_s = is_set & (self.i_side[0] == s)
+            clear_s = is_clear & ((self.i_side == s) | (self.i_side == 2))
             sel = [self.i_instrument == i for i in range(N)]
             eq_state = pick(sel, [p == self.i_price for p in px])
             ge_state = pick(sel, [self.i_qty >= q for q in shown])
@@ -155,38 +146,50 @@ class Iceberg(wiring.Component):
             # the shown size matters only while a refill is pending, and only a TRADE leaves
             # one pending: a SET or CLEAR in B clears it, so only B's start needs correcting
             ge = Mux(same & start, self.i_qty >= a_best, ge_state)
+            # B's decisions, registered here once per instrument, so that each state
+            # register's enable in B is a registered bit, not a decode of several
+            decide = {
+                "start": hit & ~eq,
+                "keep": hit & eq,  # a TRADE at the tracked price: absorb more
+                "set_at": set_s & eq,  # a SET at the tracked price
+                "reset": (set_s & eq & (self.i_qty == 0)) | clear_s,
+                "hit": hit,  # leaves a refill pending
+                "unpend": (set_s & eq) | clear_s,
+            }
+            acts = [{k: Signal(name=f"{name}_{k}_{i}") for k in decide} for i in range(N)]
             with m.If(en):
                 m.d.sync += [
-                    a_hit.eq(hit),
-                    a_set.eq(is_set & (self.i_side[0] == s)),
-                    a_clear.eq(is_clear & ((self.i_side == s) | (self.i_side == 2))),
                     a_best.eq(best_qty[s]),
-                    a_eq.eq(eq),
                     a_ge.eq(ge),
+                    start.eq(decide["start"]),
+                    reset.eq(decide["reset"]),
                 ]
+                for i in range(N):
+                    mine = good & (self.i_instrument == i)
+                    m.d.sync += [acts[i][k].eq(v & mine) for k, v in decide.items()]
 
             # ---- B: every instrument's state from the registered decisions ----------------
-            for i in range(N):
-                with m.If(en & a_sel[i]):
-                    with m.If(start):
+            for i, act in enumerate(acts):
+                with m.If(en):
+                    with m.If(act["start"]):
                         m.d.sync += [
                             px[i].eq(a_price),
                             shown[i].eq(a_best),
                             absorbed[i].eq(a_qty),
                             refills[i].eq(0),
                         ]
-                    with m.Elif(keep):
+                    with m.Elif(act["keep"]):
                         m.d.sync += absorbed[i].eq(absorbed[i] + a_qty)
-                    with m.Elif(reset):
+                    with m.Elif(act["reset"]):
                         m.d.sync += [px[i].eq(0), shown[i].eq(0), absorbed[i].eq(0)]
                         m.d.sync += refills[i].eq(0)
-                    with m.Elif(set_at):
+                    with m.Elif(act["set_at"]):
                         m.d.sync += shown[i].eq(a_qty)
                         with m.If(pending[i] & a_ge & (refills[i] != 255)):
                             m.d.sync += refills[i].eq(refills[i] + 1)
-                    with m.If(a_hit):
+                    with m.If(act["hit"]):
                         m.d.sync += pending[i].eq(1)
-                    with m.Elif(a_set & a_eq | a_clear):
+                    with m.Elif(act["unpend"]):
                         m.d.sync += pending[i].eq(0)
 
         # ---- C: the state after the update; D, E, F: the ICEBERG bits -------------------

@@ -82,11 +82,12 @@ def run_book(K: int, N: int, msgs: list[Msg], idle: list[int] | None = None) -> 
         for i, (op, inst, side, price, qty) in enumerate(msgs):
             for _ in range(idle[i] if idle else 0):
                 ctx.set(dut.i_valid, 0)
+                ctx.set(dut.i_sel, 0)
                 await ctx.tick()
                 collect(ctx)
             ctx.set(dut.i_valid, 1)
             ctx.set(dut.i_op, op)
-            ctx.set(dut.i_instrument, inst)
+            ctx.set(dut.i_sel, 1 << inst if inst < N else 0)
             ctx.set(dut.i_side, side)
             ctx.set(dut.i_price, price)
             ctx.set(dut.i_qty, qty)
@@ -94,6 +95,7 @@ def run_book(K: int, N: int, msgs: list[Msg], idle: list[int] | None = None) -> 
             await ctx.tick()
             collect(ctx)
         ctx.set(dut.i_valid, 0)
+        ctx.set(dut.i_sel, 0)
         for _ in range(Book.latency):
             await ctx.tick()
             collect(ctx)
