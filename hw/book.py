@@ -185,8 +185,9 @@ class Book(wiring.Component):
                 m.d.sync += [
                     p["set"][n][s].eq(mine & is_set & (self.i_side[0] == s)),
                     p["clear"][n][s].eq(mine & is_clear & clears),
-                    p["key"][n][s].eq(Mux(mine, price, 0)),
-                    p["qty"][n][s].eq(Mux(mine, self.i_qty, 0)),
+                    # the level a cell takes: a CLEAR's is the empty level
+                    p["key"][n][s].eq(Mux(mine & ~is_clear, price, 0)),
+                    p["qty"][n][s].eq(Mux(mine & ~is_clear, self.i_qty, 0)),
                     # masked like the rest, so that each row keeps a register of its own
                     p["qz"][n][s].eq(mine & (self.i_qty == 0)),
                 ]
@@ -224,18 +225,37 @@ class Book(wiring.Component):
                 m.d.sync += [q[name].eq(p[name][n][s]) for name in p]
                 m.d.sync += [c[name].eq(q[name]) for name in p]
                 # U: the update of this row by the message in c's registers. Its moves
-                # are registers, decided in C2 from the corrected compares, so the loop
-                # is a register, a 4-way choice per bit, a register.
+                # are registers, decided in C2 from the corrected compares: each cell's
+                # clock enable, and whether it takes its worse neighbour or the new level
+                # (else its better one), so the loop is a register, a 3-way choice, a
+                # register. A CLEAR is every cell taking the new level, the empty one.
+                # The moves are kept twice, once for the cells' keys and live bits and
+                # once for their sizes, so that each register drives half a cell (the
+                # copies differ in having a reset or not, so synthesis keeps both).
+                copies = [
+                    {
+                        k: Signal(K, reset_less=bool(v), name=f"c_{k}{v}_{tag}")
+                        for k in ("up", "fresh", "ce")
+                    }
+                    for v in range(2)
+                ]
                 live = _Moves(
                     c["clear"],
-                    *(Signal(K, name=f"c_{name}_{tag}") for name in ("up", "fresh", "down")),
+                    copies[0]["up"],
+                    copies[0]["fresh"],
+                    Signal(K, name=f"c_down_{tag}"),
                     inserts=Signal(name=f"c_inserts_{tag}"),
                     deletes=Signal(name=f"c_deletes_{tag}"),
                 )
                 dropped = Signal(name=f"dropped_{tag}")
                 dropped_any.append(dropped)
-                cells = [cur[j].as_value() for j in range(K)]
-                _move(m, cells, Cat(c["key"], c["qty"], 1), live.vectors)
+                _move(
+                    m,
+                    [Cat(cur[j].key, cur[j].live) for j in range(K)],
+                    Cat(c["key"], c["set"]),
+                    copies[0],
+                )
+                _move(m, [cur[j].qty for j in range(K)], c["qty"], copies[1])
                 # the same moves a clock later, for C2's first correction
                 late = live.registered(m, tag)
 
@@ -266,10 +286,15 @@ class Book(wiring.Component):
                 hit = Signal(name=f"hit2_{tag}")
                 m.d.comb += hit.eq(live.hit_after(hit1, eq1[K - 1], r_new[1]))
                 up, fresh, down = self._actions(m, q["set"], q["qz"], gt, hit, tag)
+                fresh = fresh | q["clear"].replicate(K)
                 adds = q["set"] & ~q["qz"] & ~hit
+                for copy in copies:
+                    m.d.sync += [
+                        copy["up"].eq(up),
+                        copy["fresh"].eq(fresh),
+                        copy["ce"].eq(up | fresh | down),
+                    ]
                 m.d.sync += [
-                    live.up.eq(up),
-                    live.fresh.eq(fresh),
                     live.down.eq(down),
                     live.inserts.eq(adds & ~gt[K - 1]),
                     live.deletes.eq(q["set"] & q["qz"] & hit),
@@ -359,9 +384,10 @@ class Book(wiring.Component):
 class _Moves:
     """How one message moves the cells of one row, and what that does to a match.
 
-    ``clear`` and the K-bit vectors ``up``, ``fresh``, ``down`` are :func:`_move`'s
-    ``moves``; ``inserts`` (a new level that pushes the last cell out) and ``deletes``
-    (the matching level removed) are what :meth:`hit_after` needs.
+    The K-bit vectors ``up``, ``fresh``, ``down`` say which cells take their worse
+    neighbour, the new level, their better neighbour (a CLEAR: every cell takes the new
+    level, the empty one). ``clear``, ``inserts`` (a new level that pushes the last cell
+    out) and ``deletes`` (the matching level removed) are what :meth:`hit_after` needs.
     """
 
     def __init__(
@@ -372,7 +398,7 @@ class _Moves:
 
     @property
     def vectors(self) -> tuple:
-        return (self.clear, self.up, self.fresh, self.down)
+        return (self.up, self.fresh, self.down)
 
     def registered(self, m: Module, tag: str) -> _Moves:
         """The same moves one clock later."""
@@ -399,40 +425,33 @@ class _Moves:
 
 
 def _moved(m: Module, src: Value, new: Value, moves: tuple, name: str) -> Signal:
-    """The K-bit vector ``src`` moved as ``moves`` move the cells (:func:`_move`'s rule, as
-    logic: a bit that does not move keeps ``src``'s value)."""
-    clear, up, fresh, down = moves
+    """The K-bit vector ``src`` moved as ``moves`` (``up``, ``fresh``, ``down``) move the
+    cells: a bit that does not move keeps ``src``'s value, one that takes the new level
+    takes ``new``."""
+    up, fresh, down = moves
     K = len(src)
     out = Signal(K, name=name)
     for j in range(K):
         worse = src[j + 1] if j < K - 1 else 0
         better = src[j - 1] if j > 0 else 0
-        m.d.comb += out[j].eq(
-            Mux(clear, 0, Mux(up[j], worse, Mux(fresh[j], new, Mux(down[j], better, src[j]))))
-        )
+        m.d.comb += out[j].eq(Mux(up[j], worse, Mux(fresh[j], new, Mux(down[j], better, src[j]))))
     return out
 
 
-def _move(m: Module, dst: list, new: Value, moves: tuple) -> None:
-    """Row ``dst`` of K cells moves as a SET or CLEAR moves the cells (one rule for both).
+def _move(m: Module, dst: list, new: Value, moves: dict) -> None:
+    """Row ``dst`` of K cells (one field of each) moves as ``moves`` say.
 
-    ``moves`` is ``(clear, up, fresh, down)``: cleared to 0, take the worse neighbour,
-    take ``new``, take the better neighbour (past either end: 0). Otherwise a cell's
-    register is not written, so it keeps its value on its clock enable.
+    ``moves`` holds K-bit registers: ``ce``, the cells that change; ``up``, those that
+    take their worse neighbour (past the end: empty); ``fresh``, those that take ``new``;
+    every other changing cell takes its better neighbour. A cell that does not change
+    keeps its value on its clock enable.
     """
-    clear, up, fresh, down = moves
     K = len(dst)
     for j in range(K):
         worse = dst[j + 1] if j < K - 1 else 0
         better = dst[j - 1] if j > 0 else 0
-        with m.If(clear):
-            m.d.sync += dst[j].eq(0)
-        with m.Elif(up[j]):
-            m.d.sync += dst[j].eq(worse)
-        with m.Elif(fresh[j]):
-            m.d.sync += dst[j].eq(new)
-        with m.Elif(down[j]):
-            m.d.sync += dst[j].eq(better)
+        with m.If(moves["ce"][j]):
+            m.d.sync += dst[j].eq(Mux(moves["up"][j], worse, Mux(moves["fresh"][j], new, better)))
 
 
 __all__ = ["LEVEL", "OP_CLEAR", "OP_NONE", "OP_SET", "SIDE_BOTH", "Book"]
