@@ -224,6 +224,11 @@ class Book(wiring.Component):
                 c = {name: Signal(len(p[name][n][s]), name=f"c_{name}_{tag}") for name in p}
                 m.d.sync += [q[name].eq(p[name][n][s]) for name in p]
                 m.d.sync += [c[name].eq(q[name]) for name in p]
+                # copies of q's and c's keys for C1's compares with them, apart from the
+                # keys the cells take (no reset, so synthesis keeps them apart)
+                q_key = Signal(32, reset_less=True, name=f"q_key_cmp_{tag}")
+                c_key = Signal(32, reset_less=True, name=f"c_key_cmp_{tag}")
+                m.d.sync += [q_key.eq(p["key"][n][s]), c_key.eq(q_key)]
                 # U: the update of this row by the message in c's registers. Its moves
                 # are registers, decided in C2 from the corrected compares: each cell's
                 # clock enable, and whether it takes its worse neighbour or the new level
@@ -272,7 +277,7 @@ class Book(wiring.Component):
                     r_gt.eq(Cat(*(cur[j].key > keys[j] for j in range(K)))),
                     r_eq.eq(Cat(*raw_eq)),
                     r_any.eq(Cat(*(Cat(*raw_eq[g : g + 4]).any() for g in groups))),
-                    r_new.eq(Cat(q["key"] > key, q["key"] == key, c["key"] > key, c["key"] == key)),
+                    r_new.eq(Cat(q_key > key, q_key == key, c_key > key, c_key == key)),
                 ]
 
                 # C2: corrected first for the message that was in U a clock ago (it wrote
