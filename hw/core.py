@@ -63,33 +63,42 @@ class _Rings:
         self.rd: dict[tuple[int, int], Signal] = {}
 
     def delay(self, name: str, value: Value, clocks: int) -> Value:
-        """``value`` as it was ``clocks`` (>= 1) clocks ago."""
+        """``value`` as it was ``clocks`` (>= 3) clocks ago."""
+        if clocks < 3:
+            raise ValueError(f"a ring delays by at least 3 clocks, not {clocks}")
         m = self.m
         depth = 1 << clocks.bit_length()  # > clocks, a power of two so the pointer wraps
         if depth not in self.ptr:
             self.ptr[depth] = ptr = Signal(range(depth), name=f"ring{depth}_ptr")
             m.d.sync += ptr.eq(ptr + 1)
         ptr = self.ptr[depth]
-        m.submodules[f"ring_{name}"] = mem = Memory(shape=len(value), depth=depth, init=[])
+        # Block RAM, not LUT RAM: a LUT-RAM ring of the 1024-bit record is 512 cells on
+        # one write address, a net that took 16 ns to route in a K=16 N=1 top.
+        mem = Memory(shape=len(value), depth=depth, init=[], attrs={"ram_style": "block"})
+        m.submodules[f"ring_{name}"] = mem
         wr, rd = mem.write_port(), mem.read_port()
-        # the read is synchronous: the address goes in a clock early, ``clocks - 1`` behind
-        # the writes, so at clock t + clocks it yields what was written at clock t. The
-        # read address is a register of its own that starts ``clocks - 1`` behind and
-        # steps with the write pointer (the pipeline never stalls), not ``ptr - offset``:
-        # no adder in front of the address, which fans out to every RAM cell.
+        # The value spends its last clock in a register after the RAM (the RAM's own
+        # output register, where synthesis can use it), so the RAM's slow clock-to-output
+        # never starts a path. The read is synchronous, so its address goes in two clocks
+        # before the value leaves the register, ``clocks - 2`` behind the writes. The
+        # read address is a register of its own that starts that far behind and steps
+        # with the write pointer (the pipeline never stalls), not ``ptr - offset``: no
+        # adder in front of an address that fans out to the whole RAM.
         key = (depth, clocks)
         if key not in self.rd:
             self.rd[key] = rd_ptr = Signal(
-                range(depth), init=(-(clocks - 1)) % depth, name=f"ring{depth}_rd{clocks}"
+                range(depth), init=(-(clocks - 2)) % depth, name=f"ring{depth}_rd{clocks}"
             )
             m.d.sync += rd_ptr.eq(rd_ptr + 1)
+        out = Signal(len(value), name=f"ring_{name}_out")
         m.d.comb += [
             wr.en.eq(1),
             wr.addr.eq(ptr),
             wr.data.eq(value),
             rd.addr.eq(self.rd[key]),
         ]
-        return rd.data
+        m.d.sync += out.eq(rd.data)
+        return out
 
 
 class FeatureCore(wiring.Component):
