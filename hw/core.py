@@ -281,12 +281,14 @@ class FeatureCore(wiring.Component):
         s1_msg = Signal(MSG_LAYOUT)
         s1_t_in = Signal(64)
         s1_good, s1_known = Signal(), Signal()
+        s1_sel = Signal(p.N)
         # and the message itself, registered as the book's outputs are
         for reg, value, name in (
             (s1_msg, sv_msg.as_value(), "s1_msg"),
             (s1_t_in, sv_t_in, "s1_t_in"),
             (s1_good, sv_good, "s1_good"),
             (s1_known, sv_known, "s1_known"),
+            (s1_sel, sv_sel, "s1_sel"),
         ):
             m.d.comb += reg.eq(_delayed(m, value, Book.latency, name))
 
@@ -311,7 +313,7 @@ class FeatureCore(wiring.Component):
             ice.i_good.eq(s1_good),
             ice.i_type.eq(s1_msg.type),
             ice.i_side.eq(s1_msg.side[:2]),
-            ice.i_instrument.eq(s1_msg.instrument),
+            ice.i_sel.eq(s1_sel),
             ice.i_price.eq(s1_msg.price),
             ice.i_qty.eq(s1_msg.qty),
             ice.i_bid_px.eq(book.o_bid_px),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -47,8 +47,12 @@ class Iceberg(wiring.Component):
     Ports
     -----
     en, i_valid, i_good : In(1)
-    i_type : In(8), i_side : In(2), i_instrument : In(8), i_price, i_qty : In(32)
+    i_type : In(8), i_side : In(2), i_price, i_qty : In(32)
         The message.
+    i_sel : In(N)
+        The message's instrument, one-hot (no bit for an instrument ``>= N``), decoded by
+        the caller into a register of its own: an instrument compare here would sit in
+        front of stage A's selects and its correction for the message in B.
     i_bid_px, i_bid_qty, i_ask_px, i_ask_qty : In(32); i_bid_any, i_ask_any : In(1)
         Best levels after the book update, and whether each side has a level.
     o_valid : Out(1)
@@ -69,7 +73,7 @@ class Iceberg(wiring.Component):
             "i_good": In(1),
             "i_type": In(8),
             "i_side": In(2),
-            "i_instrument": In(8),
+            "i_sel": In(N),
             "i_price": In(32),
             "i_qty": In(32),
             "i_bid_px": In(32),
@@ -102,20 +106,20 @@ class Iceberg(wiring.Component):
 
         # ---- A: decode, and the compares against the state, corrected for B -----------------
         a_valid, a_good = Signal(), Signal()
-        a_inst, a_price, a_qty = Signal(8), Signal(32), Signal(32)
+        a_sel, a_price, a_qty = Signal(N), Signal(32), Signal(32)
         with m.If(en):
             m.d.sync += [
                 a_valid.eq(self.i_valid),
                 a_good.eq(good),
-                a_inst.eq(self.i_instrument),
+                a_sel.eq(self.i_sel),
                 a_price.eq(self.i_price),
                 a_qty.eq(self.i_qty),
             ]
         same = Signal()  # the message in A names the instrument B is updating
-        m.d.comb += same.eq(a_good & (self.i_instrument == a_inst))
+        m.d.comb += same.eq(a_good & (self.i_sel & a_sel).any())
         b_valid, b_sel = Signal(), Signal(N)  # C's read select, decoded a clock ahead
         with m.If(en):
-            m.d.sync += [b_valid.eq(a_valid), b_sel.eq(Cat(a_inst == i for i in range(N)))]
+            m.d.sync += [b_valid.eq(a_valid), b_sel.eq(a_sel)]
 
         after = {}  # per side: the state names -> per-instrument registers
         for s, name in enumerate(("bid", "ask")):
@@ -137,7 +141,7 @@ class Iceberg(wiring.Component):
             hit = is_trade & (self.i_side[0] != s) & best_any[s] & (best_px[s] == self.i_price)
             set_s = is_set & (self.i_side[0] == s)
             clear_s = is_clear & ((self.i_side == s) | (self.i_side == 2))
-            sel = [self.i_instrument == i for i in range(N)]
+            sel = list(self.i_sel)
             eq_state = pick(sel, [p == self.i_price for p in px])
             ge_state = pick(sel, [self.i_qty >= q for q in shown])
             # a valid SET or TRADE price is never 0, so "equal to the tracked price" also
@@ -165,7 +169,7 @@ class Iceberg(wiring.Component):
                     reset.eq(decide["reset"]),
                 ]
                 for i in range(N):
-                    mine = good & (self.i_instrument == i)
+                    mine = good & self.i_sel[i]
                     m.d.sync += [acts[i][k].eq(v & mine) for k, v in decide.items()]
 
             # ---- B: every instrument's state from the registered decisions ----------------

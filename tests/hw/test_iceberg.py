@@ -31,7 +31,7 @@ def test_iceberg_matches_the_mirror(seed: int, stall: float, refills: int, ratio
             "i_good": is_good(m, N),
             "i_type": int(m["type"]),
             "i_side": int(m["side"]) & 3,
-            "i_instrument": int(m["instrument"]),
+            "i_sel": 1 << int(m["instrument"]) if m["instrument"] < N else 0,
             "i_price": int(m["price"]),
             "i_qty": int(m["qty"]),
             "i_bid_px": int(r["bid_px"]),
