@@ -55,50 +55,52 @@ def _delayed(m: Module, value: Value, clocks: int, name: str) -> Value:
 
 
 class _Rings:
-    """Fixed delays in RAM for a pipeline that never stalls: one ring buffer per value."""
+    """Fixed delays in RAM for a pipeline that never stalls: ring buffers in LUT RAM.
+
+    A wide value is split into slices of :attr:`SLICE` bits, each a ring with pointers
+    of its own. One ring of the 1024-bit record puts 512 LUT-RAM cells on one write
+    address, a net that took 16 ns to route in a K=16 N=1 top; in block RAM instead,
+    the record's two 1024-bit buses into RAM columns (this ring and the output FIFO)
+    left a K=16 N=1 top unroutable. A slice's pointers drive only its own 64 cells. The
+    slices' pointers step together but start at different places in their rings, so
+    synthesis cannot merge them.
+    """
+
+    SLICE = 128
 
     def __init__(self, m: Module) -> None:
         self.m = m
-        self.ptr: dict[int, Signal] = {}
-        self.rd: dict[tuple[int, int], Signal] = {}
+        self.slices = 0
 
     def delay(self, name: str, value: Value, clocks: int) -> Value:
-        """``value`` as it was ``clocks`` (>= 3) clocks ago."""
-        if clocks < 3:
-            raise ValueError(f"a ring delays by at least 3 clocks, not {clocks}")
+        """``value`` as it was ``clocks`` (>= 1) clocks ago."""
         m = self.m
-        depth = 1 << clocks.bit_length()  # > clocks, a power of two so the pointer wraps
-        if depth not in self.ptr:
-            self.ptr[depth] = ptr = Signal(range(depth), name=f"ring{depth}_ptr")
-            m.d.sync += ptr.eq(ptr + 1)
-        ptr = self.ptr[depth]
-        # Block RAM, not LUT RAM: a LUT-RAM ring of the 1024-bit record is 512 cells on
-        # one write address, a net that took 16 ns to route in a K=16 N=1 top.
-        mem = Memory(shape=len(value), depth=depth, init=[], attrs={"ram_style": "block"})
-        m.submodules[f"ring_{name}"] = mem
-        wr, rd = mem.write_port(), mem.read_port()
-        # The value spends its last clock in a register after the RAM (the RAM's own
-        # output register, where synthesis can use it), so the RAM's slow clock-to-output
-        # never starts a path. The read is synchronous, so its address goes in two clocks
-        # before the value leaves the register, ``clocks - 2`` behind the writes. The
-        # read address is a register of its own that starts that far behind and steps
-        # with the write pointer (the pipeline never stalls), not ``ptr - offset``: no
-        # adder in front of an address that fans out to the whole RAM.
-        key = (depth, clocks)
-        if key not in self.rd:
-            self.rd[key] = rd_ptr = Signal(
-                range(depth), init=(-(clocks - 2)) % depth, name=f"ring{depth}_rd{clocks}"
+        depth = 1 << clocks.bit_length()  # > clocks, a power of two so the pointers wrap
+        parts = []
+        for k, at in enumerate(range(0, len(value), self.SLICE)):
+            part = value[at : at + self.SLICE]
+            start = self.slices % depth
+            self.slices += 1
+            mem = Memory(shape=len(part), depth=depth, init=[])
+            m.submodules[f"ring_{name}_{k}"] = mem
+            wr, rd = mem.write_port(), mem.read_port()
+            # the read is synchronous: the address goes in a clock early, ``clocks - 1``
+            # behind the writes, so at clock t + clocks it yields what was written at
+            # clock t. Both pointers are registers that step every clock, so no adder
+            # sits in front of an address that fans out to the slice's cells.
+            wp = Signal(range(depth), init=start, name=f"ring_{name}_{k}_wp")
+            rp = Signal(
+                range(depth), init=(start - (clocks - 1)) % depth, name=f"ring_{name}_{k}_rp"
             )
-            m.d.sync += rd_ptr.eq(rd_ptr + 1)
-        out = Signal(len(value), name=f"ring_{name}_out")
-        m.d.comb += [
-            wr.en.eq(1),
-            wr.addr.eq(ptr),
-            wr.data.eq(value),
-            rd.addr.eq(self.rd[key]),
-        ]
-        m.d.sync += out.eq(rd.data)
-        return out
+            m.d.sync += [wp.eq(wp + 1), rp.eq(rp + 1)]
+            m.d.comb += [
+                wr.en.eq(1),
+                wr.addr.eq(wp),
+                wr.data.eq(part),
+                rd.addr.eq(rp),
+            ]
+            parts.append(rd.data)
+        return Cat(*parts)
 
 
 class FeatureCore(wiring.Component):
