@@ -61,12 +61,13 @@ class _Rings:
     of its own. One ring of the 1024-bit record puts 512 LUT-RAM cells on one write
     address, a net that took 16 ns to route in a K=16 N=1 top; in block RAM instead,
     the record's two 1024-bit buses into RAM columns (this ring and the output FIFO)
-    left a K=16 N=1 top unroutable. A slice's pointers drive only its own 64 cells. The
-    slices' pointers step together but start at different places in their rings, so
-    synthesis cannot merge them.
+    left a K=16 N=1 top unroutable. A slice's pointers drive only its own 32 cells (the
+    read pointer of a 128-bit slice, 64 cells, still took 10.9 ns in one K=16 N=1
+    build). The slices' pointers step together but start at different places in their
+    rings, so synthesis cannot merge them.
     """
 
-    SLICE = 128
+    SLICE = 64
 
     def __init__(self, m: Module) -> None:
         self.m = m
@@ -350,9 +351,11 @@ class FeatureCore(wiring.Component):
             s2["good"].eq(s1_good),
             s2["known"].eq(s1_known),
             s2["bid_px"].eq(book.o_bid_px),
-            s2["bid_qty"].eq(book.o_bid_qty),
+            # the sizes zeroed for an unknown instrument here, a register ahead, since
+            # the imbalance divider's first step takes them straight from the record
+            s2["bid_qty"].eq(Mux(s1_known, book.o_bid_qty, 0)),
             s2["ask_px"].eq(Mux(ask_any, book.o_ask_px, 0)),
-            s2["ask_qty"].eq(book.o_ask_qty),
+            s2["ask_qty"].eq(Mux(s1_known, book.o_ask_qty, 0)),
             s2["bid_any"].eq(bid_any),
             s2["ask_any"].eq(ask_any),
             s2["dropped"].eq(book.o_dropped),
@@ -407,9 +410,9 @@ class FeatureCore(wiring.Component):
             rec.type.eq(msg.type),
             rec.status.eq(status),
             rec.bid_px.eq(state(s2["bid_px"])),
-            rec.bid_qty.eq(state(s2["bid_qty"])),
+            rec.bid_qty.eq(s2["bid_qty"]),
             rec.ask_px.eq(state(s2["ask_px"])),
-            rec.ask_qty.eq(state(s2["ask_qty"])),
+            rec.ask_qty.eq(s2["ask_qty"]),
             rec.ice_refills_bid.eq(state(ice_out["o_refills_bid"])),
             rec.ice_refills_ask.eq(state(ice_out["o_refills_ask"])),
             rec.ofi.eq(state(ofi.o_ofi)),
