@@ -27,11 +27,14 @@ def run(returns: np.ndarray, flow: tuple[int, int] = (0, 0), per_bucket: int = 3
     return ph
 
 
-rng = np.random.default_rng(7)
+def draws(seed: int = 7) -> np.random.Generator:
+    """A generator of the test's own, so no test's draws depend on which ran before it
+    (under pytest-xdist each worker runs a different subset, in a different order)."""
+    return np.random.default_rng(seed)
 
 
 def test_quiet_market_is_cold_and_ordered() -> None:
-    st = run(rng.normal(0, 2e-5, 80)).state()
+    st = run(draws().normal(0, 2e-5, 80)).state()
     assert st.temperature < 0.01 and st.entropy < 0.2
 
 
@@ -43,19 +46,19 @@ def test_steady_trend_is_markup_with_low_entropy() -> None:
 
 
 def test_choppy_market_is_hot_and_disordered_without_a_trend() -> None:
-    st = run(rng.choice([-1.2e-3, -6e-4, 6e-4, 1.2e-3], size=80), flow=(400, 600)).state()
+    st = run(draws().choice([-1.2e-3, -6e-4, 6e-4, 1.2e-3], size=80), flow=(400, 600)).state()
     assert st.entropy > 0.5 and st.temperature > 0.6
     assert st.phase in ("accumulation", "distribution") and abs(st.trend_z) < 2
     assert st.phase == "distribution"  # more selling than buying into the range
 
 
 def test_crash_is_markdown_and_hot() -> None:
-    st = run(np.concatenate([rng.normal(0, 1e-4, 40), np.full(30, -4e-3)])).state()
+    st = run(np.concatenate([draws().normal(0, 1e-4, 40), np.full(30, -4e-3)])).state()
     assert st.phase == "markdown" and st.phase_confidence > 0.5 and st.temperature > 0.9
 
 
 def test_range_with_buying_is_accumulation() -> None:
-    st = run(rng.normal(0, 1e-4, 80), flow=(800, 200)).state()
+    st = run(draws(1).normal(0, 1e-4, 80), flow=(800, 200)).state()
     assert st.phase == "accumulation" and st.phase_confidence > 0.3
 
 
@@ -91,7 +94,7 @@ def test_fed_from_feature_records() -> None:
 
 def test_running_sums_match_a_direct_computation() -> None:
     """After thousands of returns in and out of the window, the O(1) sums still agree."""
-    ph = run(rng.normal(0, 7e-4, 5_000), flow=(10, 30))
+    ph = run(draws().normal(0, 7e-4, 5_000), flow=(10, 30))
     st = ph.state()
     c = ph.config
     r = np.array(ph._returns)
