@@ -159,10 +159,8 @@ class Book(wiring.Component):
             for name, w in fields
         }
         # C1's own copies of each row's key, one per quarter of the row, so that no key
-        # bit drives more than K/4 cells' comparators. Synthesis merges registers that
-        # are equal bit by bit, so each copy differs from the others in how it is built:
-        # a reset value of all zeros or all ones, and a reset or none. (The value a copy
-        # has after reset never matters: a row reads a key only for a message of its own.)
+        # bit drives more than K/4 cells' comparators (built by _apart; the value a copy
+        # has after reset never matters: a row reads a key only for a message of its own)
         quarter = -(-K // 4)
         cell_keys = [[[], []] for n in range(N)]  # the key copy each cell compares with
         for n in range(N):
@@ -170,15 +168,7 @@ class Book(wiring.Component):
             m.d.sync += p_sel[n].eq(mine)
             for s in sides:
                 price = self.i_price if s == 0 else ~self.i_price  # the key of each side
-                copies = [
-                    Signal(
-                        32,
-                        init=0xFFFFFFFF if v & 1 else 0,
-                        reset_less=bool(v & 2),
-                        name=f"p_key_{n}_{s}_q{v}",
-                    )
-                    for v in range(4)
-                ]
+                copies = _apart(32, 4, f"p_key_{n}_{s}_q")
                 m.d.sync += [copy.eq(Mux(mine, price, 0)) for copy in copies]
                 cell_keys[n][s] = [copies[j // quarter] for j in range(K)]
                 clears = (self.i_side == s) | (self.i_side == SIDE_BOTH)
@@ -235,15 +225,9 @@ class Book(wiring.Component):
                 # (else its better one), so the loop is a register, a 3-way choice, a
                 # register. A CLEAR is every cell taking the new level, the empty one.
                 # The moves are kept twice, once for the cells' keys and live bits and
-                # once for their sizes, so that each register drives half a cell (the
-                # copies differ in having a reset or not, so synthesis keeps both).
-                copies = [
-                    {
-                        k: Signal(K, reset_less=bool(v), name=f"c_{k}{v}_{tag}")
-                        for k in ("up", "fresh", "ce")
-                    }
-                    for v in range(2)
-                ]
+                # once for their sizes, so that each register drives half a cell.
+                twice = {k: _apart(K, 2, f"c_{k}_{tag}_") for k in ("up", "fresh", "ce")}
+                copies = [{k: regs[v] for k, regs in twice.items()} for v in range(2)]
                 live = _Moves(
                     c["clear"],
                     copies[0]["up"],
@@ -311,13 +295,10 @@ class Book(wiring.Component):
         # >= N are unspecified, so one instrument needs no select at all: its AND with the
         # select became a synchronous reset of every output flip-flop, a net of 2K * 65
         # loads (the K=16 N=1 book's critical path). With more instruments, each quarter
-        # of the cells reads through its own copy of the select, built like the keys'.
+        # of the cells reads through its own copy of the select.
         b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
         b_dropped, b_valid, b_tag = Signal(), Signal(), Signal(self.tag_width)
-        b_sels = [
-            Signal(N, init=(1 << N) - 1 if v & 1 else 0, reset_less=bool(v & 2), name=f"b_sel_{v}")
-            for v in range(4)
-        ]
+        b_sels = _apart(N, 4, "b_sel_")
         m.d.sync += [
             b_dropped.eq(Cat(*dropped_any).any()),
             b_valid.eq(c_valid),
@@ -384,6 +365,27 @@ class Book(wiring.Component):
                 down[j].eq(set_ & ~qz & ~hit & ~gt[j - 1] if j > 0 else 0),
             ]
         return up, fresh, down
+
+
+def _apart(width: int, count: int, name: str) -> list[Signal]:
+    """``count`` (1..4) registers of ``width`` bits that synthesis keeps apart.
+
+    Yosys merges flip-flops that are equal bit by bit, so copies of one value, made to
+    split its fan-out, must differ in how they are built: with a reset or none, and a
+    reset value of all zeros or all ones. Use them only where the value after reset does
+    not matter.
+    """
+    if not 1 <= count <= 4:
+        raise ValueError(f"up to 4 registers can be kept apart, not {count}")
+    return [
+        Signal(
+            width,
+            init=(1 << width) - 1 if v & 2 else 0,
+            reset_less=bool(v & 1),
+            name=f"{name}{v}",
+        )
+        for v in range(count)
+    ]
 
 
 class _Moves:

@@ -12,6 +12,8 @@ from amaranth.sim import Simulator
 
 from hean_hw.rec_lanes import LaneFifo
 
+from .test_rec_fifo import run as simulate
+
 REC_BYTES = 128
 
 
@@ -134,10 +136,7 @@ def test_full_refuses_writes_until_a_record_is_taken() -> None:
             _, _, ready = await ctx.tick().sample(dut.w_rdy)
             seen.append(ready)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert seen == [1, 1, 1, 1, 0, 0, 0, 1, 1]
 
 
@@ -160,10 +159,7 @@ def test_beats_leave_back_to_back_after_a_four_clock_latency() -> None:
             _, _, valid = await ctx.tick().sample(dut.m_axis_tvalid)
             valid_clocks.append(valid)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     # a sample shows the values before its edge: the first record is written on edge 0
     # and its first beat is sent on edge ``latency``
     lead = LaneFifo.latency
