@@ -1,8 +1,8 @@
-"""Arithmetic shared by the per-instrument state units (not a component)."""
+"""Arithmetic and register helpers shared by the gateware units (not a component)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Mux, Value
+from amaranth.hdl import Cat, Const, Mux, Signal, Value
 
 
 def decay_add(acc: Value, shift: int, addend: Value, width: int = 64) -> Value:
@@ -39,3 +39,27 @@ def pick(sel: list, values: list) -> Value:
     for s, v in zip(sel, values, strict=True):
         out = out | Mux(s, v, 0)
     return Value.cast(out)
+
+
+def apart(width: int, count: int, name: str, first: int = 0) -> list[Signal]:
+    """``count`` registers of ``width`` bits that synthesis keeps apart.
+
+    Yosys merges flip-flops that are equal bit by bit, so copies of one value, made to
+    split its fan-out, must differ in how they are built: with a reset or none, and a
+    reset value of all zeros or all ones. That gives four kinds; the copies take kinds
+    ``first`` to ``first + count - 1``. Kind 0 (a reset to zeros) is how a plain
+    register is built, so copies of a value that a plain register also delays should
+    start at kind 1, or one of them merges with that register. Use them only where the
+    value after reset does not matter.
+    """
+    if first < 0 or count < 1 or first + count > 4:
+        raise ValueError(f"only 4 kinds of register: kinds {first}..{first + count - 1}")
+    return [
+        Signal(
+            width,
+            init=(1 << width) - 1 if v & 2 else 0,
+            reset_less=bool(v & 1),
+            name=f"{name}{v}",
+        )
+        for v in range(first, first + count)
+    ]

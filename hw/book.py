@@ -36,7 +36,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from hean_hw.arith import pick
+from hean_hw.arith import apart, pick
 
 #: ``i_op`` values.
 OP_NONE, OP_SET, OP_CLEAR = 0, 1, 2
@@ -159,7 +159,7 @@ class Book(wiring.Component):
             for name, w in fields
         }
         # C1's own copies of each row's key, one per quarter of the row, so that no key
-        # bit drives more than K/4 cells' comparators (built by _apart; the value a copy
+        # bit drives more than K/4 cells' comparators (built by apart; the value a copy
         # has after reset never matters: a row reads a key only for a message of its own)
         quarter = -(-K // 4)
         cell_keys = [[[], []] for n in range(N)]  # the key copy each cell compares with
@@ -168,7 +168,7 @@ class Book(wiring.Component):
             m.d.sync += p_sel[n].eq(mine)
             for s in sides:
                 price = self.i_price if s == 0 else ~self.i_price  # the key of each side
-                copies = _apart(32, 4, f"p_key_{n}_{s}_q")
+                copies = apart(32, 4, f"p_key_{n}_{s}_q")
                 m.d.sync += [copy.eq(Mux(mine, price, 0)) for copy in copies]
                 cell_keys[n][s] = [copies[j // quarter] for j in range(K)]
                 clears = (self.i_side == s) | (self.i_side == SIDE_BOTH)
@@ -226,7 +226,7 @@ class Book(wiring.Component):
                 # register. A CLEAR is every cell taking the new level, the empty one.
                 # The moves are kept twice, once for the cells' keys and live bits and
                 # once for their sizes, so that each register drives half a cell.
-                twice = {k: _apart(K, 2, f"c_{k}_{tag}_") for k in ("up", "fresh", "ce")}
+                twice = {k: apart(K, 2, f"c_{k}_{tag}_") for k in ("up", "fresh", "ce")}
                 copies = [{k: regs[v] for k, regs in twice.items()} for v in range(2)]
                 live = _Moves(
                     c["clear"],
@@ -298,7 +298,7 @@ class Book(wiring.Component):
         # of the cells reads through its own copy of the select.
         b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
         b_dropped, b_valid, b_tag = Signal(), Signal(), Signal(self.tag_width)
-        b_sels = _apart(N, 4, "b_sel_")
+        b_sels = apart(N, 4, "b_sel_")
         m.d.sync += [
             b_dropped.eq(Cat(*dropped_any).any()),
             b_valid.eq(c_valid),
@@ -365,27 +365,6 @@ class Book(wiring.Component):
                 down[j].eq(set_ & ~qz & ~hit & ~gt[j - 1] if j > 0 else 0),
             ]
         return up, fresh, down
-
-
-def _apart(width: int, count: int, name: str) -> list[Signal]:
-    """``count`` (1..4) registers of ``width`` bits that synthesis keeps apart.
-
-    Yosys merges flip-flops that are equal bit by bit, so copies of one value, made to
-    split its fan-out, must differ in how they are built: with a reset or none, and a
-    reset value of all zeros or all ones. Use them only where the value after reset does
-    not matter.
-    """
-    if not 1 <= count <= 4:
-        raise ValueError(f"up to 4 registers can be kept apart, not {count}")
-    return [
-        Signal(
-            width,
-            init=(1 << width) - 1 if v & 2 else 0,
-            reset_less=bool(v & 1),
-            name=f"{name}{v}",
-        )
-        for v in range(count)
-    ]
 
 
 class _Moves:
