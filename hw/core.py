@@ -284,16 +284,23 @@ class FeatureCore(wiring.Component):
         s1_msg = Signal(MSG_LAYOUT)
         s1_t_in = Signal(64)
         s1_good, s1_known = Signal(), Signal()
-        s1_sel = Signal(p.N)
         # and the message itself, registered as the book's outputs are
         for reg, value, name in (
             (s1_msg, sv_msg.as_value(), "s1_msg"),
             (s1_t_in, sv_t_in, "s1_t_in"),
             (s1_good, sv_good, "s1_good"),
             (s1_known, sv_known, "s1_known"),
-            (s1_sel, sv_sel, "s1_sel"),
         ):
             m.d.comb += reg.eq(_delayed(m, value, Book.latency, name))
+        # the iceberg unit takes the message Iceberg.lead clocks ahead of the book's outputs
+        assert Iceberg.lead <= Book.latency
+        lead = Book.latency - Iceberg.lead
+        i_msg = Signal(MSG_LAYOUT)
+        m.d.comb += i_msg.eq(_delayed(m, sv_msg.as_value(), lead, "i_msg"))
+        i_valid, i_good, i_sel = (
+            _delayed(m, v, lead, f"i_{n}")
+            for v, n in ((sv_valid, "valid"), (sv_good, "good"), (sv_sel, "sel"))
+        )
 
         # ---- S2: OFI and icebergs; the record without its imbalances -----------------
         m.submodules.ofi = ofi = Ofi(p.N, p.ofi_shift)
@@ -312,13 +319,13 @@ class FeatureCore(wiring.Component):
             ofi.i_qb2.eq(book.o_bid_qty),
             ofi.i_pa2.eq(book.o_ask_px),
             ofi.i_qa2.eq(book.o_ask_qty),
-            ice.i_valid.eq(book.o_valid),
-            ice.i_good.eq(s1_good),
-            ice.i_type.eq(s1_msg.type),
-            ice.i_side.eq(s1_msg.side[:2]),
-            ice.i_sel.eq(s1_sel),
-            ice.i_price.eq(s1_msg.price),
-            ice.i_qty.eq(s1_msg.qty),
+            ice.i_valid.eq(i_valid),
+            ice.i_good.eq(i_good),
+            ice.i_type.eq(i_msg.type),
+            ice.i_side.eq(i_msg.side[:2]),
+            ice.i_sel.eq(i_sel),
+            ice.i_price.eq(i_msg.price),
+            ice.i_qty.eq(i_msg.qty),
             ice.i_bid_px.eq(book.o_bid_px),
             ice.i_bid_qty.eq(book.o_bid_qty),
             ice.i_ask_px.eq(book.o_ask_px),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hean_hw.arith import pick
+from hean_hw.arith import apart, pick
 
 SET, TRADE, CLEAR = 1, 2, 3
 
@@ -21,15 +21,23 @@ class Iceberg(wiring.Component):
     size (saturating at 255), then takes the new size as shown. CLEAR resets the named
     side(s).
 
-    Six clocks, one message per clock, any instrument order:
+    One message per clock, any instrument order. The message ports lead the best-level
+    ports by :attr:`lead` clocks: a message's type, side, instrument, price and size
+    arrive two clocks before the book's best levels after it, so that every compare that
+    needs no best level runs early. Eight clocks in all:
 
-    A. the message is decoded and compared with the state *before* the message ahead of
-       it (in B) is written: "is the price the tracked one" and "is the size at least the
-       shown one". The results are corrected for what that message does to the same
-       instrument (it may start tracking its own price, set a new shown size, or reset),
-       so no comparator sits in the read-modify-write loop;
-    B. every instrument's state updates itself from these registered decisions, written
-       for the message's instrument only (no read multiplexer in the loop either);
+    R. the message is registered, its instrument, price and size once per side, so each
+       side's comparators start from flip-flops of their own;
+    P. every compare that needs no best level, each registered as it leaves its
+       comparator: the message's price and size against every instrument's tracked price
+       and shown size (a state that does not yet hold the two messages ahead, in A and
+       B), and against those two messages;
+    A. the compare with the best level ("does this TRADE hit it"), and the choice among
+       P's results by what the two messages ahead do to the same instrument (start
+       tracking their own price, set a new shown size, reset). So no comparator and no
+       read multiplexer sits in the read-modify-write loop;
+    B. every instrument's state updates itself from A's registered decisions, written for
+       the message's instrument only;
     C. the instrument's state after the update is read;
     D, E, F. the ICEBERG bits are computed from C, off the loop: the product
        ``RATIO * shown``, then the 64-bit compare with the absorbed volume in two
@@ -48,19 +56,22 @@ class Iceberg(wiring.Component):
     -----
     en, i_valid, i_good : In(1)
     i_type : In(8), i_side : In(2), i_price, i_qty : In(32)
-        The message.
+        The message, :attr:`lead` clocks ahead of its best levels.
     i_sel : In(N)
         The message's instrument, one-hot (no bit for an instrument ``>= N``), decoded by
         the caller into a register of its own: an instrument compare here would sit in
-        front of stage A's selects and its correction for the message in B.
+        front of stage P's selects and its compares with the messages ahead.
     i_bid_px, i_bid_qty, i_ask_px, i_ask_qty : In(32); i_bid_any, i_ask_any : In(1)
-        Best levels after the book update, and whether each side has a level.
+        Best levels after the book update, and whether each side has a level,
+        :attr:`lead` clocks after the message's other ports.
     o_valid : Out(1)
     o_px_bid, o_px_ask : Out(32); o_refills_bid, o_refills_ask : Out(8)
     o_absorbed_bid, o_absorbed_ask : Out(64); o_iceberg_bid, o_iceberg_ask : Out(1)
-        :attr:`latency` clocks later: the instrument's iceberg state after the message.
+        :attr:`latency` clocks after the best levels: the instrument's iceberg state
+        after the message.
     """
 
+    lead = 2
     latency = 6
 
     def __init__(self, N: int, ice_min_refills: int, ice_absorb_ratio: int) -> None:
@@ -99,78 +110,132 @@ class Iceberg(wiring.Component):
         best_px = [self.i_bid_px, self.i_ask_px]
         best_qty = [self.i_bid_qty, self.i_ask_qty]
         best_any = [self.i_bid_any, self.i_ask_any]
+
+        def reg(value: object, name: str, width: int = 1) -> Signal:
+            """``value`` registered under ``en``."""
+            r = Signal(width, name=name)
+            with m.If(en):
+                m.d.sync += r.eq(value)
+            return r
+
+        # ---- R: the message registered, its instrument, price and size once per side -----
+        # each side's compares then start from flip-flops of their own, not from one
+        # register driving both sides' comparators (kinds 1 and 2: the caller's delay
+        # registers are kind 0, and a kind-0 copy would merge with the next of them)
         good = self.i_valid & self.i_good
-        is_set = good & (self.i_type == SET)
-        is_trade = good & (self.i_type == TRADE)
-        is_clear = good & (self.i_type == CLEAR)
-
-        # ---- A: decode, and the compares against the state, corrected for B -----------------
-        a_valid, a_good = Signal(), Signal()
-        a_sel, a_price, a_qty = Signal(N), Signal(32), Signal(32)
+        r_valid = reg(self.i_valid, "r_valid")
+        r_set = reg(good & (self.i_type == SET), "r_set")
+        r_trade = reg(good & (self.i_type == TRADE), "r_trade")
+        r_clear = reg(good & (self.i_type == CLEAR), "r_clear")
+        r_side = reg(self.i_side, "r_side", 2)
+        r_zero = reg(self.i_qty == 0, "r_zero")
+        copies = {
+            k: apart(w, 2, f"r_{k}_", first=1) for k, w in (("sel", N), ("price", 32), ("qty", 32))
+        }
         with m.If(en):
-            m.d.sync += [
-                a_valid.eq(self.i_valid),
-                a_good.eq(good),
-                a_sel.eq(self.i_sel),
-                a_price.eq(self.i_price),
-                a_qty.eq(self.i_qty),
-            ]
-        same = Signal()  # the message in A names the instrument B is updating
-        m.d.comb += same.eq(a_good & (self.i_sel & a_sel).any())
-        b_valid, b_sel = Signal(), Signal(N)  # C's read select, decoded a clock ahead
-        with m.If(en):
-            m.d.sync += [b_valid.eq(a_valid), b_sel.eq(a_sel)]
+            for k, port in (("sel", self.i_sel), ("price", self.i_price), ("qty", self.i_qty)):
+                m.d.sync += [c.eq(port) for c in copies[k]]
 
-        after = {}  # per side: the state names -> per-instrument registers
+        # ---- P: decode, and every compare that needs no best level -------------------
+        # While P holds a message, A holds the one ahead of it and B the one two ahead;
+        # the state registers hold the state before both. P compares its message with
+        # all three; A picks the right result once it knows what the message ahead does
+        # (its decisions are being registered meanwhile).
+        p_valid = reg(r_valid, "p_valid")
+        p_zero = reg(r_zero, "p_zero")
+        a_valid = reg(p_valid, "a_valid")
+        b_valid = reg(a_valid, "b_valid")
+
+        after = {}  # per side: the read selects and the per-instrument state registers
         for s, name in enumerate(("bid", "ask")):
             px = [Signal(32, name=f"{name}_px_{i}") for i in range(N)]
             shown = [Signal(32, name=f"{name}_shown_{i}") for i in range(N)]
             absorbed = [Signal(64, name=f"{name}_absorbed_{i}") for i in range(N)]
             refills = [Signal(8, name=f"{name}_refills_{i}") for i in range(N)]
             pending = [Signal(name=f"{name}_pending_{i}") for i in range(N)]
-            after[name] = (px, shown, absorbed, refills)
 
-            a_best = Signal(32, name=f"{name}_a_best")
-            a_ge = Signal(name=f"{name}_a_ge")
-            # what the message in B does to this side (registered in A), for the
-            # corrections of the message in A
+            # this side's copy of the message in P, and the side's registers of the
+            # messages in A and B (for A's compare, B's writes and P's compares)
+            sel, price, qty = (copies[k][s] for k in ("sel", "price", "qty"))
+            p_sel = reg(sel, f"{name}_p_sel", N)
+            p_price = reg(price, f"{name}_p_price", 32)
+            p_qty = reg(qty, f"{name}_p_qty", 32)
+            a_sel = reg(p_sel, f"{name}_a_sel", N)
+            a_price = reg(p_price, f"{name}_a_price", 32)
+            a_qty = reg(p_qty, f"{name}_a_qty", 32)
+            # and one copy of the size per instrument, zero unless the message is for
+            # it, for B's writes: one register feeding every instrument's 64-bit adder
+            # was the unit's slowest net (4.8 ns of routing into the carry chains)
+            a_add = [reg(Mux(p_sel[i], p_qty, 0), f"{name}_a_add_{i}", 32) for i in range(N)]
+            # C's read select, a clock ahead: two copies per side (one for the 64-bit
+            # absorbed volumes, one for the rest), as one register driving all four
+            # read multiplexers was the unit's slowest net (8.4 ns of routing)
+            b_sel = apart(N, 2, f"{name}_b_sel_")
+            with m.If(en):
+                m.d.sync += [c.eq(a_sel) for c in b_sel]
+            after[name] = (b_sel, px, shown, absorbed, refills)
+            # what the message in B does to this side (registered in A): read by A for
+            # the message one behind it and by P for the message two behind
             start = Signal(name=f"{name}_start")  # a TRADE at a new price: track it
             reset = Signal(name=f"{name}_reset")
+            set_at = Signal(name=f"{name}_set_at")  # a SET at the tracked price
+            a_best = Signal(32, name=f"{name}_a_best")
 
-            # A: a buy aggressor (side 0) hits the asks (s = 1), a sell hits the bids
-            hit = is_trade & (self.i_side[0] != s) & best_any[s] & (best_px[s] == self.i_price)
-            set_s = is_set & (self.i_side[0] == s)
-            clear_s = is_clear & ((self.i_side == s) | (self.i_side == 2))
-            sel = list(self.i_sel)
-            eq_state = pick(sel, [p == self.i_price for p in px])
-            ge_state = pick(sel, [self.i_qty >= q for q in shown])
-            # a valid SET or TRADE price is never 0, so "equal to the tracked price" also
-            # means "a level is tracked"
-            eq = Mux(same & start, self.i_price == a_price, Mux(same & reset, 0, eq_state))
-            # the shown size matters only while a refill is pending, and only a TRADE leaves
-            # one pending: a SET or CLEAR in B clears it, so only B's start needs correcting
-            ge = Mux(same & start, self.i_qty >= a_best, ge_state)
+            # P: the decode (a buy aggressor, side 0, hits the asks, s = 1), and "is the
+            # price the tracked one" and "is the size at least the shown one", against
+            # the state corrected for the message in B. A valid SET or TRADE price is
+            # never 0, so "equal to the tracked price" also means "a level is tracked".
+            p_trade = reg(r_trade & (r_side[0] != s), f"{name}_p_trade")
+            p_set = reg(r_set & (r_side[0] == s), f"{name}_p_set")
+            p_clear = reg(r_clear & ((r_side == s) | (r_side == 2)), f"{name}_p_clear")
+            # only compares here, each registered as it leaves its comparator: which of
+            # them holds is A's choice. Per instrument: the tracked price and the shown
+            # size; then B's message (its price, best size and size, and what it does)
+            same2 = (sel & a_sel).any()
+            p_eq_i = reg(Cat(p == price for p in px), f"{name}_p_eq_i", N)
+            p_ge_i = reg(Cat(qty >= q for q in shown), f"{name}_p_ge_i", N)
+            p_eq2 = reg(price == a_price, f"{name}_p_eq2")
+            p_ge2 = reg(qty >= a_best, f"{name}_p_ge2")
+            p_ge3 = reg(qty >= a_qty, f"{name}_p_ge3")
+            p_start2 = reg(same2 & start, f"{name}_p_start2")
+            p_reset2 = reg(same2 & reset, f"{name}_p_reset2")
+            p_set2 = reg(same2 & set_at, f"{name}_p_set2")
+            # and A's message, whose best size is on the best-level ports now
+            p_same1 = reg((sel & p_sel).any(), f"{name}_p_same1")
+            p_eq1 = reg(price == p_price, f"{name}_p_eq1")
+            p_ge1 = reg(qty >= best_qty[s], f"{name}_p_ge1")
+
+            # ---- A: the best-level compare, and the choices ------------------------------
+            hit = p_trade & best_any[s] & (best_px[s] == p_price)
+            # the state after B's message, then after the message ahead (now in B)
+            eq_b = Mux(p_start2, p_eq2, Mux(p_reset2, 0, pick(list(p_sel), list(p_eq_i))))
+            eq = Mux(p_same1 & start, p_eq1, Mux(p_same1 & reset, 0, eq_b))
+            # the shown size matters only while a refill is pending, which only a TRADE
+            # leaves; a SET or CLEAR clears it. So of the messages ahead only a start, or
+            # a SET at the tracked price followed by a TRADE there, changes the answer.
+            ge_b = Mux(p_start2, p_ge2, Mux(p_set2, p_ge3, pick(list(p_sel), list(p_ge_i))))
+            ge = Mux(p_same1 & start, p_ge1, ge_b)
             # B's decisions, registered here once per instrument, so that each state
             # register's enable in B is a registered bit, not a decode of several
             decide = {
                 "start": hit & ~eq,
                 "keep": hit & eq,  # a TRADE at the tracked price: absorb more
-                "set_at": set_s & eq,  # a SET at the tracked price
-                "reset": (set_s & eq & (self.i_qty == 0)) | clear_s,
+                "set_at": p_set & eq,  # a SET at the tracked price
+                "reset": (p_set & eq & p_zero) | p_clear,
                 "hit": hit,  # leaves a refill pending
-                "unpend": (set_s & eq) | clear_s,
+                "unpend": (p_set & eq) | p_clear,
             }
             acts = [{k: Signal(name=f"{name}_{k}_{i}") for k in decide} for i in range(N)]
+            a_ge = reg(ge, f"{name}_a_ge")
             with m.If(en):
                 m.d.sync += [
                     a_best.eq(best_qty[s]),
-                    a_ge.eq(ge),
                     start.eq(decide["start"]),
                     reset.eq(decide["reset"]),
+                    set_at.eq(decide["set_at"]),
                 ]
                 for i in range(N):
-                    mine = good & self.i_sel[i]
-                    m.d.sync += [acts[i][k].eq(v & mine) for k, v in decide.items()]
+                    m.d.sync += [acts[i][k].eq(v & p_sel[i]) for k, v in decide.items()]
 
             # ---- B: every instrument's state from the registered decisions ----------------
             for i, act in enumerate(acts):
@@ -179,16 +244,16 @@ class Iceberg(wiring.Component):
                         m.d.sync += [
                             px[i].eq(a_price),
                             shown[i].eq(a_best),
-                            absorbed[i].eq(a_qty),
+                            absorbed[i].eq(a_add[i]),
                             refills[i].eq(0),
                         ]
                     with m.Elif(act["keep"]):
-                        m.d.sync += absorbed[i].eq(absorbed[i] + a_qty)
+                        m.d.sync += absorbed[i].eq(absorbed[i] + a_add[i])
                     with m.Elif(act["reset"]):
                         m.d.sync += [px[i].eq(0), shown[i].eq(0), absorbed[i].eq(0)]
                         m.d.sync += refills[i].eq(0)
                     with m.Elif(act["set_at"]):
-                        m.d.sync += shown[i].eq(a_qty)
+                        m.d.sync += shown[i].eq(a_add[i])
                         with m.If(pending[i] & a_ge & (refills[i] != 255)):
                             m.d.sync += refills[i].eq(refills[i] + 1)
                     with m.If(act["hit"]):
@@ -209,7 +274,7 @@ class Iceberg(wiring.Component):
                 e_valid.eq(d_valid),
                 self.o_valid.eq(e_valid),
             ]
-        for name, (px, shown, absorbed, refills) in after.items():
+        for name, ((sel_abs, sel), px, shown, absorbed, refills) in after.items():
             c_px, c_shown = Signal(32, name=f"{name}_c_px"), Signal(32, name=f"{name}_c_shown")
             c_abs, c_ref = Signal(64, name=f"{name}_c_abs"), Signal(8, name=f"{name}_c_ref")
             need = Signal(32 + self.ratio.bit_length(), name=f"{name}_d_need")
@@ -220,10 +285,10 @@ class Iceberg(wiring.Component):
             lo_ge = Signal(name=f"{name}_e_lo_ge")
             with m.If(en):
                 m.d.sync += [
-                    c_px.eq(pick(list(b_sel), px)),
-                    c_shown.eq(pick(list(b_sel), shown)),
-                    c_abs.eq(pick(list(b_sel), absorbed)),
-                    c_ref.eq(pick(list(b_sel), refills)),
+                    c_px.eq(pick(list(sel), px)),
+                    c_shown.eq(pick(list(sel), shown)),
+                    c_abs.eq(pick(list(sel_abs), absorbed)),
+                    c_ref.eq(pick(list(sel), refills)),
                     # D: the product, and "tracked, with enough refills"
                     need.eq(c_shown * self.ratio),
                     d["flag"].eq((c_px != 0) & (c_ref >= self.min_refills)),

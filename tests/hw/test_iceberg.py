@@ -26,7 +26,7 @@ def test_iceberg_matches_the_mirror(seed: int, stall: float, refills: int, ratio
     msgs = adversarial_stream(seed, 2000, instruments=N, N=N, band=10, bad_rate=0.05)
     p = Params(K=8, N=N, ice_min_refills=refills, ice_absorb_ratio=ratio)
     recs, _ = mirror_view(msgs, p)
-    rows = [
+    message = [
         {
             "i_good": is_good(m, N),
             "i_type": int(m["type"]),
@@ -34,6 +34,11 @@ def test_iceberg_matches_the_mirror(seed: int, stall: float, refills: int, ratio
             "i_sel": 1 << int(m["instrument"]) if m["instrument"] < N else 0,
             "i_price": int(m["price"]),
             "i_qty": int(m["qty"]),
+        }
+        for m in msgs
+    ]
+    best = [
+        {
             "i_bid_px": int(r["bid_px"]),
             "i_bid_qty": int(r["bid_qty"]),
             "i_ask_px": int(r["ask_px"]),
@@ -41,9 +46,16 @@ def test_iceberg_matches_the_mirror(seed: int, stall: float, refills: int, ratio
             "i_bid_any": int(r["levels_bid"]) > 0,
             "i_ask_any": int(r["levels_ask"]) > 0,
         }
-        for m, r in zip(msgs, recs, strict=True)
+        for r in recs
     ]
+    # the message ports lead the best levels: row j carries message j and the best
+    # levels after message j - lead; bad messages at the end carry the last levels
+    lead = Iceberg.lead
+    rows = [message[j] | (best[j - lead] if j >= lead else {}) for j in range(len(msgs))]
+    rows += [{"i_good": 0} | best[len(msgs) - lead + j] for j in range(lead)]
     got = run_pipeline(Iceberg(N, refills, ratio), rows, OUTPUTS, stall=stall, seed=seed)
+    assert len(got) == len(rows)
+    got = got[: len(msgs)]
     flagged = 0
     for i, (r, g) in enumerate(zip(recs, got, strict=True)):
         if r["instrument"] >= N:
