@@ -22,7 +22,8 @@ class MsgWiden(wiring.Component):
 
     Timing: ``s_axis_tready`` is a function of two registers only (the beat index and
     the output register's valid), never of ``o_stream.ready``, and each 64-bit lane of the
-    output register loads on an enable of its own. Beats before the last of
+    output register loads on an enable of its own, one LUT of ``s_axis_tvalid`` and the
+    lane's own copies of the index and the valid bit. Beats before the last of
     a message are always accepted; the last one waits until the output register is free.
     The register empties the cycle after it fills when the consumer is ready, well before
     the next message can be complete, so the input runs without bubbles: one beat per
@@ -75,38 +76,44 @@ class MsgWiden(wiring.Component):
         # all 256 bits. Each copy is a ring that feeds back on itself, so synthesis
         # cannot merge the copies into one (they are equal, but not structurally).
         rings = [Signal(beats, init=1, name=f"index_{k}") for k in range(beats)]
+        # and "the output register is full", once per lane for the same reason (each copy
+        # also feeds back on itself); lane k loads, and its copies step, on local bits
+        full = [Signal(name=f"full_{k}") for k in range(beats)]
         at_last = rings[0][last]
         # beats 0 .. last-1 of the message being gathered; the last beat goes straight
         # into the output register, so it needs no slot here
         partial = [Signal(width, name=f"partial_{k}") for k in range(last)]
         lanes = [Signal(width, name=f"lane_{k}") for k in range(beats)]
-        out_valid = Signal()
+        valid = self.s_axis_tvalid
 
-        take = Signal()
         m.d.comb += [
-            self.s_axis_tready.eq(~at_last | ~out_valid),
-            take.eq(self.s_axis_tvalid & self.s_axis_tready),
-            self.o_stream.valid.eq(out_valid),
+            self.s_axis_tready.eq(~at_last | ~full[0]),
+            self.o_stream.valid.eq(full[0]),
             self.o_stream.payload.eq(Cat(*lanes)),
         ]
-
-        with m.If(self.o_stream.valid & self.o_stream.ready):
-            m.d.sync += out_valid.eq(0)
-        with m.If(take & at_last):
-            # a whole message; TLAST here is the normal end of a transfer
-            m.d.sync += out_valid.eq(1)
-        for k, ring in enumerate(rings):
-            with m.If(take & ring[last]):
-                m.d.sync += lanes[k].eq(partial[k] if k < last else self.s_axis_tdata)
+        for k, (ring, ful) in enumerate(zip(rings, full, strict=True)):
+            # this copy's "a beat is taken": tready from the copy's own bits. A beat at
+            # the last index is taken only into an empty register, so a lane's enable is
+            # one LUT of local bits and TVALID, not a chain through TREADY
+            take = valid & (~ring[last] | ~ful)
+            with m.If(self.o_stream.ready):
+                m.d.sync += ful.eq(0)
+            with m.If(valid & ring[last] & ~ful):
+                # a whole message; TLAST here is the normal end of a transfer
+                m.d.sync += [
+                    ful.eq(1),
+                    lanes[k].eq(partial[k] if k < last else self.s_axis_tdata),
+                ]
             # the next beat's index: back to 0 after the last beat, or after TLAST
             # on an earlier beat (the partial message is dropped)
             with m.If(take):
                 restart = ring[last] | self.s_axis_tlast
                 m.d.sync += ring.eq(Mux(restart, 1, ring.rotate_left(1)))
-        for k in range(last):
-            with m.If(take & rings[0][k] & ~self.s_axis_tlast):
-                m.d.sync += partial[k].eq(self.s_axis_tdata)
+            if k < last:
+                # beat k is never the last, so it is always taken: lane k's copy decides
+                with m.If(valid & ring[k] & ~self.s_axis_tlast):
+                    m.d.sync += partial[k].eq(self.s_axis_tdata)
         if last:  # with one beat per message every beat is the last one
-            with m.If(take & ~at_last & self.s_axis_tlast):
+            with m.If(valid & ~at_last & self.s_axis_tlast):
                 m.d.sync += self.o_framing_errors.eq(self.o_framing_errors + 1)
         return m

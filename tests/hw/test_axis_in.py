@@ -53,10 +53,13 @@ async def drive_axis(ctx, dut, beats: list[tuple[int, int]], rng: random.Random,
         ctx.set(dut.s_axis_tdata, data)
         ctx.set(dut.s_axis_tlast, last)
         ctx.set(dut.s_axis_tvalid, 1)
-        while True:
+        # a beat that is never taken must fail the test, not hang it
+        for _ in range(10_000):
             _, _, ready = await ctx.tick().sample(dut.s_axis_tready)
             if ready:
                 break
+        else:
+            raise AssertionError("a beat was not taken in 10,000 clocks")
     ctx.set(dut.s_axis_tvalid, 0)
 
 
@@ -75,9 +78,14 @@ def run(
         await ctx.tick().repeat(2)
         errors.append(ctx.get(dut.o_framing_errors))
 
+    # a lost message must fail the test, not hang it: far more clocks than any run needs
+    limit = 50 * (len(beats) + n_out) + 1000
+
     async def sink(ctx):
         held = None  # payload offered but not taken on the previous edge
-        while len(got) < n_out:
+        for _ in range(limit):
+            if len(got) == n_out:
+                break
             ready = rng.random() >= stall
             ctx.set(dut.o_stream.ready, ready)
             _, _, valid, payload = await ctx.tick().sample(
@@ -88,6 +96,7 @@ def run(
             held = payload if valid and not ready else None
             if ready and valid:
                 got.append(payload.to_bytes(MSG_BYTES, "little"))
+        assert len(got) == n_out, f"{len(got)} of {n_out} messages came out in {limit} clocks"
 
     sim.add_testbench(source)
     sim.add_testbench(sink)
