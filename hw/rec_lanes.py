@@ -119,7 +119,12 @@ class LaneFifo(wiring.Component):
 
         held = []
         for j in range(n):
-            storage = Memory(shape=w, depth=self.depth, init=[])
+            # no_rw_check: a lane never reads the slot being written (it reads only
+            # records already written, and a write waits while the FIFO is full, so the
+            # two addresses differ), so Yosys need not emulate what such a read returns.
+            # Its emulation (the write address and data registered, an address compare
+            # and a choice after the RAM, one LUT per bit) sat on the top's slowest path
+            storage = Memory(shape=w, depth=self.depth, init=[], attrs={"no_rw_check": 1})
             m.submodules[f"lane{j}"] = storage
             wr = storage.write_port()
             rd = storage.read_port(transparent_for=())
