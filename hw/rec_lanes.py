@@ -90,14 +90,23 @@ class LaneFifo(wiring.Component):
         bits = (self.depth - 1).bit_length()
         n, w = self.beats, self.lane
 
-        # pointers with one wrap bit, so that full and empty differ
+        # the write pointer with one wrap bit, so that a lane's pointer equals it only
+        # when the lane has read every record written
         wp = Signal(bits + 1)  # records written
-        tp = Signal(bits + 1)  # records whose last beat was sent
         written = Signal()
+        # "not full" as a register of its own, stepped with the record count: a write
+        # enable computed from the pointers (w_en & (wp - sent) != depth) put a
+        # subtraction and a compare in front of every lane RAM's write enable (the top's
+        # slowest path at ab25749)
+        count = Signal(bits + 1)  # records held: written and not yet wholly sent
+        room = Signal(init=1)
         m.d.comb += [
-            self.w_rdy.eq((wp - tp)[: bits + 1] != self.depth),
-            written.eq(self.w_en & self.w_rdy),
+            self.w_rdy.eq(room),
+            written.eq(self.w_en & room),
         ]
+        after = Signal(bits + 2)
+        m.d.comb += after.eq(count + written - self.taken)
+        m.d.sync += [count.eq(after), room.eq(after != self.depth)]
         with m.If(written):
             m.d.sync += wp.eq(wp + 1)
 
@@ -114,8 +123,6 @@ class LaneFifo(wiring.Component):
             move.eq(advance & (sel & have).any()),
             self.taken.eq(move & sel[n - 1]),
         ]
-        with m.If(self.taken):
-            m.d.sync += tp.eq(tp + 1)
 
         held = []
         for j in range(n):
