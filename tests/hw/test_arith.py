@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from hean_hw.arith import decay_add, pick
+from hean_hw.arith import apart, decay_add, pick
 
 
 @pytest.mark.parametrize(("signed_acc", "shift"), [(True, 6), (True, 1), (False, 4), (False, 16)])
@@ -56,3 +56,10 @@ def test_pick_is_the_selected_value_or_zero() -> None:
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_apart_copies_differ_in_kind_and_refuse_a_fifth() -> None:
+    copies = apart(4, 3, "c_", first=1)
+    assert [(c.init, c.reset_less) for c in copies] == [(0, True), (15, False), (15, True)]
+    with pytest.raises(ValueError):
+        apart(4, 2, "c_", first=3)
