@@ -255,19 +255,19 @@ class FeatureCore(wiring.Component):
             book.i_price.eq(sv_msg.price),
             book.i_qty.eq(sv_msg.qty),
         ]
-        # sequence and flow are faster than the book; each is fed as many clocks later
-        # as it is faster, so its results line up with the book's
-        assert Sequence.latency <= Book.latency and Flow.latency <= Book.latency
 
-        def fed(unit: type, tag: str) -> tuple:
-            lag = Book.latency - unit.latency
+        def fed(lag: int, tag: str, ctl: tuple) -> tuple:
+            """The message and the controls ``ctl`` (value, name), ``lag`` clocks after SV."""
+            assert lag >= 0
             msg = Signal(MSG_LAYOUT, name=f"{tag}_msg")
             m.d.comb += msg.eq(_delayed(m, sv_msg.as_value(), lag, f"{tag}_msg"))
-            ctl = ((sv_valid, "valid"), (sv_good, "good"), (sv_trade, "trade"), (sv_op, "op"))
             return (msg, *(_delayed(m, v, lag, f"{tag}_{n}") for v, n in ctl))
 
-        q_msg, q_valid, q_good, _, q_op = fed(Sequence, "q")
-        f_msg, f_valid, f_good, f_trade, _ = fed(Flow, "f")
+        # sequence and flow are faster than the book; each is fed as many clocks later
+        # as it is faster, so its results line up with the book's
+        ctl = ((sv_valid, "valid"), (sv_good, "good"), (sv_trade, "trade"), (sv_op, "op"))
+        q_msg, q_valid, q_good, _, q_op = fed(Book.latency - Sequence.latency, "q", ctl)
+        f_msg, f_valid, f_good, f_trade, _ = fed(Book.latency - Flow.latency, "f", ctl)
         m.d.comb += [
             seq.i_valid.eq(q_valid),
             seq.i_good.eq(q_good),
@@ -293,14 +293,8 @@ class FeatureCore(wiring.Component):
         ):
             m.d.comb += reg.eq(_delayed(m, value, Book.latency, name))
         # the iceberg unit takes the message Iceberg.lead clocks ahead of the book's outputs
-        assert Iceberg.lead <= Book.latency
-        lead = Book.latency - Iceberg.lead
-        i_msg = Signal(MSG_LAYOUT)
-        m.d.comb += i_msg.eq(_delayed(m, sv_msg.as_value(), lead, "i_msg"))
-        i_valid, i_good, i_sel = (
-            _delayed(m, v, lead, f"i_{n}")
-            for v, n in ((sv_valid, "valid"), (sv_good, "good"), (sv_sel, "sel"))
-        )
+        i_ctl = ((sv_valid, "valid"), (sv_good, "good"), (sv_sel, "sel"))
+        i_msg, i_valid, i_good, i_sel = fed(Book.latency - Iceberg.lead, "i", i_ctl)
 
         # ---- S2: OFI and icebergs; the record without its imbalances -----------------
         m.submodules.ofi = ofi = Ofi(p.N, p.ofi_shift)

@@ -129,11 +129,10 @@ class Iceberg(wiring.Component):
         r_clear = reg(good & (self.i_type == CLEAR), "r_clear")
         r_side = reg(self.i_side, "r_side", 2)
         r_zero = reg(self.i_qty == 0, "r_zero")
-        copies = {
-            k: apart(w, 2, f"r_{k}_", first=1) for k, w in (("sel", N), ("price", 32), ("qty", 32))
-        }
-        with m.If(en):
-            for k, port in (("sel", self.i_sel), ("price", self.i_price), ("qty", self.i_qty)):
+        copies = {}
+        for k, port in (("sel", self.i_sel), ("price", self.i_price), ("qty", self.i_qty)):
+            copies[k] = apart(len(port), 2, f"r_{k}_", first=1)
+            with m.If(en):
                 m.d.sync += [c.eq(port) for c in copies[k]]
 
         # ---- P: decode, and every compare that needs no best level -------------------
