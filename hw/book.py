@@ -12,27 +12,37 @@ neighbour ``j+1`` (worse levels move up on delete) or the new level, chosen from
 compare results of cells ``j-1`` and ``j`` and from whether any cell matched. No loop over
 time and no search: K comparators in parallel, then one mux level per cell.
 
+Only the keys move. A level's size sits in one of the row's K *slots*, which never move,
+and its cell holds a pointer to that slot. The pointers of a row are always a permutation
+of its slots: an insert gives the new level the pointer of the last cell (the level it
+pushes out, or a free slot, since empty cells hold the free pointers), a delete hands the
+deleted level's pointer to the last cell, and a size is written once, in place. A cell
+thus moves its key, live bit and pointer (38 bits at K=32) instead of key, size and live
+bit (65), and the cells' 3-way moves are most of the book's logic (docs/hardware.md has
+the figures). A free slot holds size 0, so a side's depth is the sum of its slots in any
+order.
+
 Every row of every instrument runs its own cells against the broadcast message; the
 instrument only chooses which row's write enable is on. So no N:1 multiplexer of rows
 sits in front of the comparators (on the one path that cannot be pipelined, the
 read-modify-write loop). The compares themselves are a stage ahead of the loop, and
 their results are corrected for the messages in between, so the loop is register,
 select, register. Reading an instrument's levels for the outputs happens outside the
-loop, before the update (best levels before) and one clock after it (the side after the
-update).
+loop, before the update (best keys before) and one clock after it (the side after the
+update, then the best sizes through the best cells' pointers).
 
 Prices are stored as *keys*, the price itself for bids and its bitwise complement for
-asks, so that on both sides "better" means "greater key" and an empty level is the
-all-zero word (key 0, qty 0, not live) on both sides. Valid SET prices are
-``1..0x7FFFFFFF``, so no valid key is 0 on either side: an empty cell is never better
-than nor equal to a price, and the spec's empty-side convention falls out by itself, a
-bid of key 0 reads price 0 and an ask of key 0 reads price ``0xFFFFFFFF``. Reset, CLEAR
-and the level shifted in behind a delete are all zeros.
+asks, so that on both sides "better" means "greater key" and an empty cell is key 0,
+not live, on both sides. Valid SET prices are ``1..0x7FFFFFFF``, so no valid key is 0
+on either side: an empty cell is never better than nor equal to a price, and the spec's
+empty-side convention falls out by itself, a bid of key 0 reads price 0 and an ask of
+key 0 reads price ``0xFFFFFFFF``. Reset, CLEAR and the cell shifted in behind a delete
+are key 0 and not live.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,24 +53,43 @@ OP_NONE, OP_SET, OP_CLEAR = 0, 1, 2
 #: ``i_side`` value of a CLEAR that empties both sides.
 SIDE_BOTH = 2
 
-#: One stored level: its key (price for bids, ``~price`` for asks), size, and a live bit (set
-#: for every kept level, so a level's presence is a flip-flop, not a 32-bit OR of its key);
-#: all zero = empty.
-LEVEL = data.StructLayout({"key": 32, "qty": 32, "live": 1})
+
+def ptr_width(K: int) -> int:
+    """Bits of a slot pointer in a book of ``K`` levels per side."""
+    return max(1, (K - 1).bit_length())
+
+
+def cell_layout_for(K: int) -> data.StructLayout:
+    """One sorted cell: its key (price for bids, ``~price`` for asks), a live bit (set for
+    every kept level, so a level's presence is a flip-flop, not a 32-bit OR of its key)
+    and the pointer to the slot that holds its size. An empty cell has key 0 and live 0;
+    its pointer names a free slot."""
+    return data.StructLayout({"key": 32, "live": 1, "ptr": ptr_width(K)})
+
+
+#: A cell's key and live bit, as the reads carry them.
+_KEY_LIVE = data.StructLayout({"key": 32, "live": 1})
 
 
 class Book(wiring.Component):
     """Order books of ``N`` instruments, ``K`` levels per side, one message per clock.
 
-    Five clocks from ``i_valid`` to ``o_valid``:
+    Six clocks from ``i_valid`` to ``o_valid``:
 
     1. P: the message is registered per row, with one select bit per instrument;
     2. C1: every row compares its cells with the message (registered raw results);
     3. C2: the raw results are corrected for the two messages ahead, which update the
        rows after C1 read them (one is in U in the same clock);
-    4. U: the selected instrument's rows are written from the corrected results (the
-       single-cycle read-modify-write); the best levels *before* the update are read;
-    5. R: the selected instrument's rows *after* the update are read.
+    4. U: the selected instrument's rows and slots are written from the corrected
+       results (the single-cycle read-modify-write); the best keys *before* the update
+       are read;
+    5. R: the selected instrument's cells and slots *after* the update are read;
+    6. R2: the best sizes, through the best cells' slot pointers.
+
+    A row keeps its levels' keys sorted in cells that move, and their sizes in K slots
+    that do not: each cell points to the slot of its size. A cell moves 33 + log2(K)
+    bits instead of 65, and a size is written once, in place (the cells' moves are most
+    of the book's logic).
 
     Parameters
     ----------
@@ -74,7 +103,11 @@ class Book(wiring.Component):
     Attributes
     ----------
     latency : int
-        Clocks from a message to its outputs (5).
+        Clocks from a message to its outputs (6).
+    sizes_latency : int
+        Clocks from a message to ``o_sizes_valid`` and the per-slot outputs (5).
+    ptr_width : int
+        Bits of a slot pointer.
 
     Notes
     -----
@@ -91,12 +124,16 @@ class Book(wiring.Component):
 
     Outputs, about the message's instrument: best levels before and after the update
     (empty bid reads ``(0, 0)``, empty ask ``(0xFFFFFFFF, 0)``), whether each side has a
-    level after it (``o_bid_any``, ``o_ask_any``), every level's size and live bit per side
-    after it (``o_qty_bid``: level ``j`` in bits ``32j..32j+31``; ``o_live_bid``: bit
-    ``j``; empty levels read 0), and ``o_dropped`` for a SET that could not be kept.
+    level after it (``o_bid_any``, ``o_ask_any``) and ``o_dropped`` for a SET that could
+    not be kept. A clock earlier, with ``o_sizes_valid``: each level's live bit per side
+    after the update (``o_live_bid``: bit ``j`` for level ``j``, a prefix of ones) and the
+    sizes of the side's slots (``o_qty_bid``: slot ``j`` in bits ``32j..32j+31``), in slot
+    order, not level order: their sum is the side's depth, and a slot that holds no level
+    reads 0. For ``N >= 2``, an instrument ``>= N`` reads no live level and no size.
     """
 
-    latency = 5
+    latency = 6
+    sizes_latency = 5
 
     def __init__(self, K: int, N: int, *, tag_width: int = 1) -> None:
         if not 4 <= K <= 64:
@@ -106,6 +143,7 @@ class Book(wiring.Component):
         if tag_width < 1:
             raise ValueError(f"tag_width must be >= 1, got {tag_width}")
         self.K, self.N, self.tag_width = K, N, tag_width
+        self.ptr_width = ptr_width(K)
         super().__init__(
             {
                 "i_valid": In(1),
@@ -132,15 +170,28 @@ class Book(wiring.Component):
                 "o_live_bid": Out(K),
                 "o_live_ask": Out(K),
                 "o_dropped": Out(1),
+                "o_sizes_valid": Out(1),
             }
         )
 
     def elaborate(self, platform) -> Module:
         m = Module()
         K, N = self.K, self.N
-        row_layout = data.ArrayLayout(LEVEL, K)
+        P = self.ptr_width
+        cell_layout = cell_layout_for(K)
+        row_layout = data.ArrayLayout(cell_layout, K)
         sides = range(2)
-        rows = [[Signal(row_layout, name=f"row_{n}_{s}") for s in sides] for n in range(N)]
+        # cell j starts out holding slot j: the pointers are a permutation from reset on
+        row_init = [{"key": 0, "live": 0, "ptr": j} for j in range(K)]
+        rows = [
+            [Signal(row_layout, init=row_init, name=f"row_{n}_{s}") for s in sides]
+            for n in range(N)
+        ]
+        # the sizes, one per slot, written in place by address and never moved
+        slots = [
+            [[Signal(32, name=f"slot_{n}_{s}_{j}") for j in range(K)] for s in sides]
+            for n in range(N)
+        ]
 
         # ---- P: the message registered, decoded per row ---------------------------------------
         # Each row (instrument n, side s) gets its own registered copy of the message: its
@@ -224,8 +275,9 @@ class Book(wiring.Component):
                 # clock enable, and whether it takes its worse neighbour or the new level
                 # (else its better one), so the loop is a register, a 3-way choice, a
                 # register. A CLEAR is every cell taking the new level, the empty one.
-                # The moves are kept twice, once for the cells' keys and live bits and
-                # once for their sizes, so that each register drives half a cell.
+                # The keys and live bits move with one copy of the moves, the slot
+                # pointers with another: a pointer moves as its level does, except that
+                # a replace or a CLEAR leaves it where it is (the level keeps its slot).
                 twice = {k: apart(K, 2, f"c_{k}_{tag}_") for k in ("up", "fresh", "ce")}
                 copies = [{k: regs[v] for k, regs in twice.items()} for v in range(2)]
                 live = _Moves(
@@ -244,7 +296,22 @@ class Book(wiring.Component):
                     Cat(c["key"], c["set"]),
                     copies[0],
                 )
-                _move(m, [cur[j].qty for j in range(K)], c["qty"], copies[1])
+                # The slot pointers stay a permutation of 0..K-1: a new level takes the
+                # pointer of the last cell (the level it pushes out, or a free slot), and
+                # a delete hands the deleted level's pointer to the last cell.
+                c_ptr_hit = Signal(P, name=f"c_ptr_hit_{tag}")  # the matched level's slot
+                last = cur[K - 1].ptr
+                _move(m, [cur[j].ptr for j in range(K)], last, copies[1], past_end=c_ptr_hit)
+                # the sizes: the message's size goes to the slot of the level it replaces
+                # or deletes (0, for a delete), or to the slot its new level takes; a
+                # CLEAR empties every slot (its size is 0)
+                c_write_hit = Signal(name=f"c_write_hit_{tag}")
+                for j, slot in enumerate(slots[n][s]):
+                    write = (
+                        c["clear"] | (c_write_hit & (c_ptr_hit == j)) | (live.inserts & (last == j))
+                    )
+                    with m.If(write):
+                        m.d.sync += slot.eq(c["qty"])
                 # the same moves a clock later, for C2's first correction
                 late = live.registered(m, tag)
 
@@ -256,12 +323,16 @@ class Book(wiring.Component):
                 r_eq = Signal(K, name=f"r_eq_{tag}")
                 r_any = Signal(len(groups), name=f"r_any_{tag}")  # eq ORed by 4 cells
                 r_new = Signal(4, name=f"r_new_{tag}")  # gt, eq with q's key; with c's
+                # the cells' pointers as C1 saw them, for the pointer of the level that
+                # r_eq marks (a level keeps its pointer as it moves)
+                r_ptr = [Signal(P, name=f"r_ptr_{tag}_{j}") for j in range(K)]
                 raw_eq = [cur[j].key == keys[j] for j in range(K)]
                 m.d.sync += [
                     r_gt.eq(Cat(*(cur[j].key > keys[j] for j in range(K)))),
                     r_eq.eq(Cat(*raw_eq)),
                     r_any.eq(Cat(*(Cat(*raw_eq[g : g + 4]).any() for g in groups))),
                     r_new.eq(Cat(q_key > key, q_key == key, c_key > key, c_key == key)),
+                    *(r_ptr[j].eq(cur[j].ptr) for j in range(K)),
                 ]
 
                 # C2: corrected first for the message that was in U a clock ago (it wrote
@@ -275,28 +346,48 @@ class Book(wiring.Component):
                 hit = Signal(name=f"hit2_{tag}")
                 m.d.comb += hit.eq(live.hit_after(hit1, eq1[K - 1], r_new[1]))
                 up, fresh, down = self._actions(m, q["set"], q["qz"], gt, hit, tag)
-                fresh = fresh | q["clear"].replicate(K)
                 adds = q["set"] & ~q["qz"] & ~hit
-                for copy in copies:
+                inserts = adds & ~gt[K - 1]
+                # the matched level's slot: the one C1 saw, unless one of the two messages
+                # ahead has since added the level, in a slot of its own (that message's
+                # last cell then: the U message's now, the earlier one's as C1 saw it)
+                seen = pick(list(r_eq), r_ptr)
+                ptr_hit = Mux(
+                    live.inserts & r_new[1],
+                    last,
+                    Mux(late.inserts & r_new[3], r_ptr[K - 1], seen),
+                )
+                # the keys' moves (a CLEAR: every cell takes the empty level) and the
+                # pointers' (a new level only: a replace or a CLEAR keeps the pointers)
+                fresh_key = fresh | q["clear"].replicate(K)
+                fresh_ptr = fresh & ~hit.replicate(K)
+                moves = (
+                    (fresh_key, up | fresh_key | down),
+                    (fresh_ptr, up | fresh_ptr | down),
+                )
+                for copy, (fresh_v, ce_v) in zip(copies, moves, strict=True):
                     m.d.sync += [
                         copy["up"].eq(up),
-                        copy["fresh"].eq(fresh),
-                        copy["ce"].eq(up | fresh | down),
+                        copy["fresh"].eq(fresh_v),
+                        copy["ce"].eq(ce_v),
                     ]
                 m.d.sync += [
                     live.down.eq(down),
-                    live.inserts.eq(adds & ~gt[K - 1]),
+                    live.inserts.eq(inserts),
                     live.deletes.eq(q["set"] & q["qz"] & hit),
                     dropped.eq(adds & gt[K - 1]),
+                    c_write_hit.eq(q["set"] & hit),
+                    c_ptr_hit.eq(ptr_hit),
                 ]
 
-        # best levels before: the selected rows as they are during U, read off the loop.
-        # The reads are AND-ORs of the instruments' rows. The outputs for an instrument
-        # >= N are unspecified, so one instrument needs no select at all: its AND with the
-        # select became a synchronous reset of every output flip-flop, a net of 2K * 65
-        # loads (the K=16 N=1 book's critical path). With more instruments, each quarter
-        # of the cells reads through its own copy of the select.
-        b_before = [Signal(LEVEL, name=f"b_before_{s}") for s in sides]
+        # best levels before: the selected rows' best keys as they are during U, read off
+        # the loop; their sizes come from ``held`` (below). The reads are AND-ORs of the
+        # instruments' rows. The outputs for an instrument >= N are unspecified, so one
+        # instrument needs no select at all: its AND with the select became a synchronous
+        # reset of every output flip-flop, a net of 2K * 65 loads (the K=16 N=1 book's
+        # critical path). With more instruments, each quarter of the cells reads through
+        # its own copy of the select.
+        b_before = [Signal(33, name=f"b_before_{s}") for s in sides]  # key, live
         b_dropped, b_valid, b_tag = Signal(), Signal(), Signal(self.tag_width)
         b_sels = apart(N, 4, "b_sel_")
         m.d.sync += [
@@ -306,34 +397,71 @@ class Book(wiring.Component):
             *(copy.eq(c_sel) for copy in b_sels),
         ]
 
-        def read(sel: Value, s: int, j: int) -> Value:
-            """Cell ``j`` of side ``s`` of the instrument ``sel`` selects."""
-            cells = [rows[n][s][j].as_value() for n in range(N)]
+        def read(sel: Value, cells: list) -> Value:
+            """The value of ``cells`` (one per instrument) that ``sel`` selects."""
             return cells[0] if N == 1 else pick(list(sel), cells)
 
         for s in sides:
-            m.d.sync += b_before[s].eq(read(c_sel, s, 0))
+            m.d.sync += b_before[s].eq(
+                read(c_sel, [Cat(rows[n][s][0].key, rows[n][s][0].live) for n in range(N)])
+            )
 
-        # ---- R: the selected instrument's rows after the update -------------------------------
-        after = [
-            [data.View(LEVEL, read(b_sels[j // quarter], s, j)) for j in range(K)] for s in sides
-        ]
+        # ---- R: the selected instrument's rows and slots after the update ---------------------
+        r_valid, r_tag, r_dropped = Signal(), Signal(self.tag_width), Signal()
+        r_sel = Signal(N)
+        r_before = [Signal(33, name=f"r_before_{s}") for s in sides]
+        r_cells = [[Signal(33, name=f"r_cell_{s}_{j}") for j in range(K)] for s in sides]
+        r_slots = [[Signal(32, name=f"r_slot_{s}_{j}") for j in range(K)] for s in sides]
+        r_best = [Signal(P, name=f"r_best_ptr_{s}") for s in sides]
         m.d.sync += [
-            self.o_valid.eq(b_valid),
-            self.o_tag.eq(b_tag),
-            self.o_dropped.eq(b_dropped),
-            self.o_bid_px_before.eq(b_before[0].key),
-            self.o_bid_qty_before.eq(b_before[0].qty),
-            self.o_ask_px_before.eq(~b_before[1].key),
-            self.o_ask_qty_before.eq(b_before[1].qty),
+            r_valid.eq(b_valid),
+            r_tag.eq(b_tag),
+            r_dropped.eq(b_dropped),
+            r_sel.eq(b_sels[0]),
+            *(r_before[s].eq(b_before[s]) for s in sides),
+        ]
+        for s in sides:
+            for j in range(K):
+                sel = b_sels[j // quarter]
+                cells = [rows[n][s][j] for n in range(N)]
+                m.d.sync += [
+                    r_cells[s][j].eq(read(sel, [Cat(c.key, c.live) for c in cells])),
+                    r_slots[s][j].eq(read(sel, [slots[n][s][j] for n in range(N)])),
+                ]
+            m.d.sync += r_best[s].eq(read(b_sels[0], [rows[n][s][0].ptr for n in range(N)]))
+
+        # ---- R2: the best sizes, through the slot pointer of the best cell --------------------
+        # ``held`` keeps, per row, the best size after the latest message of its instrument
+        # to leave the book; the next one's best size before is that (no message of the
+        # instrument is in between, and the rows hold no size to read it from directly)
+        best_qty = [Array(r_slots[s])[r_best[s]] for s in sides]
+        held = [[Signal(32, name=f"held_{n}_{s}") for s in sides] for n in range(N)]
+        for n in range(N):
+            with m.If(r_valid & r_sel[n]):
+                m.d.sync += [held[n][s].eq(best_qty[s]) for s in sides]
+        qty_before = [read(r_sel, [held[n][s] for n in range(N)]) for s in sides]
+        after = [[data.View(_KEY_LIVE, r_cells[s][j]) for j in range(K)] for s in sides]
+        before = [data.View(_KEY_LIVE, r_before[s]) for s in sides]
+        m.d.sync += [
+            self.o_valid.eq(r_valid),
+            self.o_tag.eq(r_tag),
+            self.o_dropped.eq(r_dropped),
+            self.o_bid_px_before.eq(before[0].key),
+            self.o_bid_qty_before.eq(qty_before[0]),
+            self.o_ask_px_before.eq(~before[1].key),
+            self.o_ask_qty_before.eq(qty_before[1]),
             self.o_bid_px.eq(after[0][0].key),
-            self.o_bid_qty.eq(after[0][0].qty),
+            self.o_bid_qty.eq(best_qty[0]),
             self.o_ask_px.eq(~after[1][0].key),
-            self.o_ask_qty.eq(after[1][0].qty),
+            self.o_ask_qty.eq(best_qty[1]),
             self.o_bid_any.eq(after[0][0].live),
             self.o_ask_any.eq(after[1][0].live),
-            self.o_qty_bid.eq(Cat(*(after[0][j].qty for j in range(K)))),
-            self.o_qty_ask.eq(Cat(*(after[1][j].qty for j in range(K)))),
+        ]
+        # the sizes and live bits leave a clock early, straight from R's registers
+        m.d.comb += [
+            self.o_sizes_valid.eq(r_valid),
+            self.o_qty_bid.eq(Cat(*r_slots[0])),
+            self.o_qty_ask.eq(Cat(*r_slots[1])),
             self.o_live_bid.eq(Cat(*(after[0][j].live for j in range(K)))),
             self.o_live_ask.eq(Cat(*(after[1][j].live for j in range(K)))),
         ]
@@ -424,20 +552,21 @@ def _moved(m: Module, src: Value, new: Value, moves: tuple, name: str) -> Signal
     return out
 
 
-def _move(m: Module, dst: list, new: Value, moves: dict) -> None:
+def _move(m: Module, dst: list, new: Value, moves: dict, past_end: Value | int = 0) -> None:
     """Row ``dst`` of K cells (one field of each) moves as ``moves`` say.
 
     ``moves`` holds K-bit registers: ``ce``, the cells that change; ``up``, those that
-    take their worse neighbour (past the end: empty); ``fresh``, those that take ``new``;
+    take their worse neighbour (past the end: ``past_end``); ``fresh``, those that take
+    ``new``;
     every other changing cell takes its better neighbour. A cell that does not change
     keeps its value on its clock enable.
     """
     K = len(dst)
     for j in range(K):
-        worse = dst[j + 1] if j < K - 1 else 0
+        worse = dst[j + 1] if j < K - 1 else past_end
         better = dst[j - 1] if j > 0 else 0
         with m.If(moves["ce"][j]):
             m.d.sync += dst[j].eq(Mux(moves["up"][j], worse, Mux(moves["fresh"][j], new, better)))
 
 
-__all__ = ["LEVEL", "OP_CLEAR", "OP_NONE", "OP_SET", "SIDE_BOTH", "Book"]
+__all__ = ["OP_CLEAR", "OP_NONE", "OP_SET", "SIDE_BOTH", "Book"]

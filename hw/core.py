@@ -155,11 +155,9 @@ class FeatureCore(wiring.Component):
         self.fifo_depth = fifo_depth
         self.depth_bits = 32 + SideSum.latency_for(params.K)  # the tree's sum width
         self.steps_per_stage = steps_per_stage
+        self.divider_start = self.divider_start_for(params.K, steps_per_stage)
         self.latency = (
-            2
-            + Book.latency
-            + max(Ofi.latency, SideSum.latency_for(params.K))
-            + Imbalance.latency_for(steps_per_stage)
+            2 + Book.latency + self.divider_start + Imbalance.latency_for(steps_per_stage)
         )
         # every message in flight has a reserved FIFO slot; fewer slots than the pipeline
         # holds would throttle the input below one message per clock
@@ -183,6 +181,19 @@ class FeatureCore(wiring.Component):
             ports["o_stream"] = Out(stream.Signature(REC_LAYOUT))
         ports |= {name: Out(64) for name in COUNTERS}
         super().__init__(ports)
+
+    @staticmethod
+    def divider_start_for(K: int, steps_per_stage: int) -> int:
+        """Clocks after the book's outputs at which the imbalance dividers start.
+
+        As soon as their operands are there: the best sizes a clock after the book's
+        outputs, the depth sums when the adder trees finish (they start a clock early,
+        from the book's sizes); but not so early that the imbalances would come out
+        before the record, which is ready with the OFI unit and waits for them for at
+        least a clock, in a RAM ring.
+        """
+        sums_ready = SideSum.latency_for(K) - (Book.latency - Book.sizes_latency)
+        return max(1, sums_ready, Ofi.latency + 1 - Imbalance.latency_for(steps_per_stage))
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -367,6 +378,7 @@ class FeatureCore(wiring.Component):
 
         # OFI takes one clock more than the iceberg unit: line everything else up with it
         lag_ofi = Ofi.latency - 1
+        s2_early = s2
         s2 = {
             k: _delayed(m, v.as_value() if k == "msg" else v, lag_ofi, f"s2_{k}")
             for k, v in s2.items()
@@ -428,26 +440,32 @@ class FeatureCore(wiring.Component):
             rec.engine_t_in.eq(s2["t_in"]),
         ]
 
-        # ---- S2..: depth and level counts, summed from S1's rows off the book's loop ----
-        # A message naming no instrument below N reads zero sizes, so its sums are 0.
+        # ---- S2..: depth and level counts, summed from the book's slots off its loop ----
+        # The sizes leave the book a clock before its other outputs. A message naming no
+        # instrument below N must sum to 0: with N >= 2 the book reads it no sizes, with
+        # N == 1 (no select) they are masked here.
+        early = Book.latency - Book.sizes_latency
+        sz_known = _delayed(m, sv_known, Book.sizes_latency, "sz_known")
         sums = []
         for side in ("bid", "ask"):
             tree = SideSum(p.K)
             m.submodules[f"depth_{side}"] = tree
+            qty, live = getattr(book, f"o_qty_{side}"), getattr(book, f"o_live_{side}")
             m.d.comb += [
-                tree.i_valid.eq(book.o_valid),
-                tree.i_qty.eq(Mux(s1_known, getattr(book, f"o_qty_{side}"), 0)),
-                tree.i_live.eq(Mux(s1_known, getattr(book, f"o_live_{side}"), 0)),
+                tree.i_valid.eq(book.o_sizes_valid),
+                tree.i_qty.eq(Mux(sz_known, qty, 0) if p.N == 1 else qty),
+                tree.i_live.eq(Mux(sz_known, live, 0) if p.N == 1 else live),
             ]
             sums.append(tree)
         depth_bid, depth_ask = sums
-        # the record (ready with the OFI unit) and the sums (ready with the trees) wait for
-        # whichever is later
-        ready = max(Ofi.latency, depth_bid.latency)
-        lag = ready - Ofi.latency
-        l1_b = _delayed(m, rec.bid_qty, lag, "l1_b")
-        l1_a = _delayed(m, rec.ask_qty, lag, "l1_a")
-        wait = ready - depth_bid.latency
+        # the dividers start when their operands are there (the best sizes from S2's
+        # registers, a clock after the book's outputs), and the record (ready with the
+        # OFI unit) waits for them in RAM
+        start = self.divider_start
+        lag = start - Ofi.latency  # how much later the record's imbalances start than it
+        l1_b = _delayed(m, s2_early["bid_qty"], start - 1, "l1_b")
+        l1_a = _delayed(m, s2_early["ask_qty"], start - 1, "l1_a")
+        wait = start - (depth_bid.latency - early)
         sum_b, sum_a, cnt_b, cnt_a, sums_valid = (
             _delayed(m, v, wait, name)
             for v, name in (

@@ -37,13 +37,13 @@ PORTS = {name for name in OUTPUTS if not name.startswith(("levels_", "depth_"))}
 
 
 def side_totals(K: int, live: int, qtys: int) -> tuple[int, int]:
-    """Levels and depth of a side from the book's live bits and sizes, checking that the
-    live levels are a prefix (the row stays compact) and empty levels read size 0."""
+    """Levels and depth of a side from the book's live bits and slot sizes, checking that
+    the live levels are a prefix (the row stays compact) and that exactly one slot per
+    live level holds a size (the others read 0)."""
     count = bin(live).count("1")
     assert live == (1 << count) - 1, f"live bits {live:b} are not a prefix"
     sizes = [(qtys >> (32 * j)) & 0xFFFFFFFF for j in range(K)]
-    assert all(q == 0 for q in sizes[count:]), "an empty level has a size"
-    assert all(q > 0 for q in sizes[:count]), "a live level has size 0"
+    assert sum(q > 0 for q in sizes) == count, f"{count} levels but slots {sizes}"
     return count, sum(sizes)
 
 
@@ -63,20 +63,27 @@ def run_book(K: int, N: int, msgs: list[Msg], idle: list[int] | None = None) -> 
     out: list[dict] = []
     ports = [(name, getattr(dut, f"o_{name}")) for name in OUTPUTS if name in PORTS]
 
+    sizes: list[dict] = []  # levels and depth per side, out a clock before the rest
+
     def collect(ctx) -> None:
-        """After a clock edge: take the outputs of the message leaving the book, if any."""
-        if not ctx.get(dut.o_valid):
-            return
-        assert ctx.get(dut.o_tag) == len(out) & 0xFFFF, "results out of order"
-        row = {name: ctx.get(port) for name, port in ports}
-        for side in ("bid", "ask"):
-            row[f"levels_{side}"], row[f"depth_{side}"] = side_totals(
-                K,
-                ctx.get(getattr(dut, f"o_live_{side}")),
-                ctx.get(getattr(dut, f"o_qty_{side}")),
-            )
-            assert ctx.get(getattr(dut, f"o_{side}_any")) == (row[f"levels_{side}"] > 0)
-        out.append(row)
+        """After a clock edge: take the outputs of the message leaving the book, if any,
+        and the sizes of the one behind it."""
+        if ctx.get(dut.o_valid):
+            assert ctx.get(dut.o_tag) == len(out) & 0xFFFF, "results out of order"
+            assert sizes, "outputs without their sizes a clock earlier"
+            row = {name: ctx.get(port) for name, port in ports} | sizes.pop(0)
+            for side in ("bid", "ask"):
+                assert ctx.get(getattr(dut, f"o_{side}_any")) == (row[f"levels_{side}"] > 0)
+            out.append(row)
+        if ctx.get(dut.o_sizes_valid):
+            totals = {}
+            for side in ("bid", "ask"):
+                totals[f"levels_{side}"], totals[f"depth_{side}"] = side_totals(
+                    K,
+                    ctx.get(getattr(dut, f"o_live_{side}")),
+                    ctx.get(getattr(dut, f"o_qty_{side}")),
+                )
+            sizes.append(totals)
 
     async def bench(ctx) -> None:
         for i, (op, inst, side, price, qty) in enumerate(msgs):
@@ -271,6 +278,34 @@ def test_back_to_back_equals_with_idle_cycles() -> None:
     tight = check_against_model(4, 2, msgs)
     loose = run_book(4, 2, msgs, idle=[rng.randrange(3) for _ in msgs])
     assert tight == loose
+
+
+def test_a_level_added_just_ahead_is_changed_in_its_own_slot() -> None:
+    """A size goes to the slot of its level, also when one of the two messages just
+    ahead (still in the pipeline when the compares ran) added that level."""
+    msgs = [
+        bid(100, 5),
+        bid(100, 6),  # the message just ahead added 100
+        bid(101, 1),
+        bid(101, 0),  # ... and deleted here
+        bid(102, 2),
+        bid(99, 3),
+        bid(102, 4),  # two messages ahead added 102
+        bid(98, 7),  # the row is full (K=4): 102 100 99 98
+        bid(103, 8),  # pushes 98 out, and its size takes 98's slot
+        bid(104, 9),  # pushes 99 out
+        bid(99, 0),
+        bid(104, 10),
+        bid(102, 0),
+        bid(105, 11),
+        bid(105, 12),
+        bid(100, 0),
+    ]
+    got = check_against_model(4, 1, msgs)
+    assert [g["bid_qty"] for g in got[:2]] == [5, 6]
+    assert [g["depth_bid"] for g in got[7:]] == [20, 21, 27, 27, 28, 24, 35, 36, 30]
+    # the same with other messages between them, and with the other instrument's
+    check_against_model(4, 2, [m for msg in msgs for m in (msg, none(1), bid(50, 1, 1))])
 
 
 # ---- Against the mirror ----------------------------------------------------------------

@@ -285,7 +285,7 @@ def test_with_vivado_it_records_the_build_in_the_manifest(tmp_path):
     manifest = json.loads((tmp_path / "bitstreams" / "manifest.json").read_text())
     (entry,) = manifest["builds"]
     assert entry["target"] == "pynq-z2" and entry["part"] == sp.PART
-    assert entry["params"]["K"] == 4 and entry["latency_cycles"] == 31
+    assert entry["params"]["K"] == 4 and entry["latency_cycles"] == 27
     assert entry["fmax_mhz"] == 44.44 and entry["timing_met"] is False
     assert entry["utilization"]["LUT"]["used"] == 12345
     assert entry["artifact"].endswith(f"{BASE}.bit") and entry["hwh"].endswith(f"{BASE}.hwh")
