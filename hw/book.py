@@ -410,7 +410,8 @@ class Book(wiring.Component):
         r_valid, r_tag, r_dropped = Signal(), Signal(self.tag_width), Signal()
         r_sel = Signal(N)
         r_before = [Signal(33, name=f"r_before_{s}") for s in sides]
-        r_cells = [[Signal(33, name=f"r_cell_{s}_{j}") for j in range(K)] for s in sides]
+        r_key = [Signal(32, name=f"r_key_{s}") for s in sides]  # the best cell's key
+        r_live = [Signal(K, name=f"r_live_{s}") for s in sides]
         r_slots = [[Signal(32, name=f"r_slot_{s}_{j}") for j in range(K)] for s in sides]
         r_best = [Signal(P, name=f"r_best_ptr_{s}") for s in sides]
         m.d.sync += [
@@ -423,12 +424,14 @@ class Book(wiring.Component):
         for s in sides:
             for j in range(K):
                 sel = b_sels[j // quarter]
-                cells = [rows[n][s][j] for n in range(N)]
                 m.d.sync += [
-                    r_cells[s][j].eq(read(sel, [Cat(c.key, c.live) for c in cells])),
+                    r_live[s][j].eq(read(sel, [rows[n][s][j].live for n in range(N)])),
                     r_slots[s][j].eq(read(sel, [slots[n][s][j] for n in range(N)])),
                 ]
-            m.d.sync += r_best[s].eq(read(b_sels[0], [rows[n][s][0].ptr for n in range(N)]))
+            m.d.sync += [
+                r_key[s].eq(read(b_sels[0], [rows[n][s][0].key for n in range(N)])),
+                r_best[s].eq(read(b_sels[0], [rows[n][s][0].ptr for n in range(N)])),
+            ]
 
         # ---- R2: the best sizes, through the slot pointer of the best cell --------------------
         # ``held`` keeps, per row, the best size after the latest message of its instrument
@@ -440,7 +443,6 @@ class Book(wiring.Component):
             with m.If(r_valid & r_sel[n]):
                 m.d.sync += [held[n][s].eq(best_qty[s]) for s in sides]
         qty_before = [read(r_sel, [held[n][s] for n in range(N)]) for s in sides]
-        after = [[data.View(_KEY_LIVE, r_cells[s][j]) for j in range(K)] for s in sides]
         before = [data.View(_KEY_LIVE, r_before[s]) for s in sides]
         m.d.sync += [
             self.o_valid.eq(r_valid),
@@ -450,20 +452,20 @@ class Book(wiring.Component):
             self.o_bid_qty_before.eq(qty_before[0]),
             self.o_ask_px_before.eq(~before[1].key),
             self.o_ask_qty_before.eq(qty_before[1]),
-            self.o_bid_px.eq(after[0][0].key),
+            self.o_bid_px.eq(r_key[0]),
             self.o_bid_qty.eq(best_qty[0]),
-            self.o_ask_px.eq(~after[1][0].key),
+            self.o_ask_px.eq(~r_key[1]),
             self.o_ask_qty.eq(best_qty[1]),
-            self.o_bid_any.eq(after[0][0].live),
-            self.o_ask_any.eq(after[1][0].live),
+            self.o_bid_any.eq(r_live[0][0]),
+            self.o_ask_any.eq(r_live[1][0]),
         ]
         # the sizes and live bits leave a clock early, straight from R's registers
         m.d.comb += [
             self.o_sizes_valid.eq(r_valid),
             self.o_qty_bid.eq(Cat(*r_slots[0])),
             self.o_qty_ask.eq(Cat(*r_slots[1])),
-            self.o_live_bid.eq(Cat(*(after[0][j].live for j in range(K)))),
-            self.o_live_ask.eq(Cat(*(after[1][j].live for j in range(K)))),
+            self.o_live_bid.eq(r_live[0]),
+            self.o_live_ask.eq(r_live[1]),
         ]
         return m
 
@@ -557,8 +559,7 @@ def _move(m: Module, dst: list, new: Value, moves: dict, past_end: Value | int =
 
     ``moves`` holds K-bit registers: ``ce``, the cells that change; ``up``, those that
     take their worse neighbour (past the end: ``past_end``); ``fresh``, those that take
-    ``new``;
-    every other changing cell takes its better neighbour. A cell that does not change
+    ``new``; every other changing cell takes its better neighbour. A cell that does not change
     keeps its value on its clock enable.
     """
     K = len(dst)

@@ -445,16 +445,19 @@ class FeatureCore(wiring.Component):
         # instrument below N must sum to 0: with N >= 2 the book reads it no sizes, with
         # N == 1 (no select) they are masked here.
         early = Book.latency - Book.sizes_latency
-        sz_known = _delayed(m, sv_known, Book.sizes_latency, "sz_known")
+        if p.N == 1:
+            sz_known = _delayed(m, sv_known, Book.sizes_latency, "sz_known")
         sums = []
         for side in ("bid", "ask"):
             tree = SideSum(p.K)
             m.submodules[f"depth_{side}"] = tree
             qty, live = getattr(book, f"o_qty_{side}"), getattr(book, f"o_live_{side}")
+            if p.N == 1:
+                qty, live = Mux(sz_known, qty, 0), Mux(sz_known, live, 0)
             m.d.comb += [
                 tree.i_valid.eq(book.o_sizes_valid),
-                tree.i_qty.eq(Mux(sz_known, qty, 0) if p.N == 1 else qty),
-                tree.i_live.eq(Mux(sz_known, live, 0) if p.N == 1 else live),
+                tree.i_qty.eq(qty),
+                tree.i_live.eq(live),
             ]
             sums.append(tree)
         depth_bid, depth_ask = sums
