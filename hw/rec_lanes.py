@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import operator
 
 from amaranth.hdl import Cat, Module, Signal
@@ -26,8 +27,12 @@ class LaneFifo(wiring.Component):
     * once that beat is sent the lane reads the next record's beat (the RAM read on one
       edge, the register on the next), so it is ready again within two clocks, long
       before the other ``beats - 1`` beats of the record have gone;
-    * the output register takes its beat from the lane registers through a one-hot
-      AND-OR, so the RAMs' outputs never meet the multiplexer or ``m_axis_tready``.
+    * the lanes are dealt into up to four interleaved groups (lane ``j`` in group ``j %
+      groups``), and each group's head register takes its lanes' beats in turn, a clock
+      ahead of their turn on the bus;
+    * the output register takes its beat from the heads through a one-hot AND-OR, so the
+      RAMs' outputs never meet a multiplexer or ``m_axis_tready``, and no wire runs from
+      every lane to the output register.
 
     Beat 0 carries the record's lowest bytes, so the beats land in memory as the record
     array. ``TLAST`` marks every record's last beat.
@@ -45,9 +50,9 @@ class LaneFifo(wiring.Component):
     ----------
     latency : int
         Clocks from the edge that writes a record into an empty FIFO, with the output
-        idle and ready, to the edge that sends its first beat (4: the edges that read the
-        RAM, load the lane register and load the output register, then the one that
-        sends).
+        idle and ready, to the edge that sends its first beat (5: the edges that read the
+        RAM, load the lane register, the group head and the output register, then the
+        one that sends).
 
     Ports
     -----
@@ -61,7 +66,7 @@ class LaneFifo(wiring.Component):
         The AXI-Stream master; ``tdata``, ``tvalid`` and ``tlast`` are registers.
     """
 
-    latency = 4
+    latency = 5
 
     def __init__(self, width: int, depth: int, beats: int = 16) -> None:
         if beats < 1 or width % (8 * beats):
@@ -110,17 +115,30 @@ class LaneFifo(wiring.Component):
         with m.If(written):
             m.d.sync += wp.eq(wp + 1)
 
-        # ---- the output register and the beat it sends next ------------------------
-        sel = Signal(n, init=1)  # one-hot: the lane whose beat goes out next
+        # ---- the output register, the group heads, the beat it sends next ------------
+        # The lanes sit beside their RAMs, spread over the die, so one multiplexer of all
+        # ``beats`` lane registers into the output register put long wires and a
+        # 16-way AND-OR into one clock (the K=16 top's slowest path at 49f26aa, 63.0 MHz).
+        # Here the lanes are dealt into ``groups`` interleaved groups (lane j in group
+        # j % groups), each with a head register that takes its lanes' beats in turn; the
+        # output register chooses among the heads only. Consecutive beats come from
+        # different groups, so a head has ``groups`` clocks to refill and its refill need
+        # not wait for ``m_axis_tready`` (with one group it must, to keep a beat a clock).
+        groups = math.gcd(n, 4)
+        per = n // groups  # lanes per group
+        sel = Signal(n, init=1)  # one-hot: the beat of the record that goes out next
+        gsel = Signal(groups, init=1)  # one-hot: the group that beat comes from
         data, valid, last = Signal(w), Signal(), Signal()
-        have = Signal(n)  # lane j's register holds a beat not yet sent
+        have = Signal(n)  # lane j's register holds a beat not yet taken by its group
+        ghave = Signal(groups)  # group k's head holds a beat not yet sent
+        took = Signal(n)  # lane j's beat goes to its group's head on this edge
         advance, move = Signal(), Signal()
         m.d.comb += [
             self.m_axis_tdata.eq(data),
             self.m_axis_tvalid.eq(valid),
             self.m_axis_tlast.eq(last),
             advance.eq(~valid | self.m_axis_tready),
-            move.eq(advance & (sel & have).any()),
+            move.eq(advance & (gsel & ghave).any()),
             self.taken.eq(move & sel[n - 1]),
         ]
 
@@ -153,18 +171,43 @@ class LaneFifo(wiring.Component):
                 m.d.sync += ptr.eq(ptr + 1)
             with m.If(fetching):
                 m.d.sync += have[j].eq(1)
-            with m.Elif(move & sel[j]):
+            with m.Elif(took[j]):
                 m.d.sync += have[j].eq(0)
             held.append(beat)
 
-        # one-hot AND-OR of the lane registers: a few LUT levels per bit, from flip-flops
+        heads = []
+        for k in range(groups):
+            lanes = range(k, n, groups)  # in the order the group sends them
+            turn = Signal(per, init=1, name=f"turn{k}")  # one-hot: its lane that is next
+            head = Signal(w, name=f"head{k}")
+            fill = Signal(name=f"fill{k}")
+            sent = move & gsel[k]
+            empty = ~ghave[k] | sent if groups == 1 else ~ghave[k]
+            ready = Cat(*(have[j] for j in lanes))
+            m.d.comb += fill.eq(empty & (turn & ready).any())
+            # one-hot AND-OR of the group's lane registers, from flip-flops
+            pick = functools.reduce(
+                operator.or_, (held[j] & turn[i].replicate(w) for i, j in enumerate(lanes))
+            )
+            with m.If(fill):
+                m.d.sync += [head.eq(pick), ghave[k].eq(1)]
+                if per > 1:
+                    m.d.sync += turn.eq(Cat(turn[per - 1], turn[: per - 1]))
+            with m.Elif(sent):
+                m.d.sync += ghave[k].eq(0)
+            m.d.comb += [took[j].eq(fill & turn[i]) for i, j in enumerate(lanes)]
+            heads.append(head)
+
+        # the output register: one of the heads
         pick = functools.reduce(
-            operator.or_, (beat & sel[j].replicate(w) for j, beat in enumerate(held))
+            operator.or_, (head & gsel[k].replicate(w) for k, head in enumerate(heads))
         )
         with m.If(move):
             m.d.sync += [data.eq(pick), valid.eq(1), last.eq(sel[n - 1])]
             if n > 1:
                 m.d.sync += sel.eq(Cat(sel[n - 1], sel[: n - 1]))
+            if groups > 1:
+                m.d.sync += gsel.eq(Cat(gsel[groups - 1], gsel[: groups - 1]))
         with m.Elif(advance):
             m.d.sync += valid.eq(0)
         return m
