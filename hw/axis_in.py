@@ -22,12 +22,12 @@ class MsgWiden(wiring.Component):
 
     Timing: ``s_axis_tready`` is a function of two registers only (the beat index and
     the output register's valid), never of ``o_stream.ready``, and each 64-bit lane of the
-    output register loads on enables of its own, one per 16 bits, each one LUT of
-    ``s_axis_tvalid`` and that part's own copies of the index and the valid bit. Beats
-    before the last of a message are always accepted; the last one waits until the output
-    register is free. The register empties the cycle after it fills when the consumer is
-    ready, well before the next message can be complete, so the input runs without
-    bubbles: one beat per clock and one message every ``beats`` clocks.
+    output register loads on an enable of its own, one LUT of ``s_axis_tvalid`` and the
+    lane's own copies of the index and the valid bit. Beats before the last of
+    a message are always accepted; the last one waits until the output register is free.
+    The register empties the cycle after it fills when the consumer is ready, well before
+    the next message can be complete, so the input runs without bubbles: one beat per
+    clock and one message every ``beats`` clocks.
 
     Parameters
     ----------
@@ -71,20 +71,14 @@ class MsgWiden(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         beats, last, width = self.beats, self.beats - 1, self.width
-        # The beat index, one-hot, in a copy per part of each lane (``parts`` parts of at
-        # most 16 bits per lane): each part of the output register loads on its own
-        # copy's "last beat" bit, so no enable drives more than 16 flip-flops (one per
-        # 64-bit lane still spanned 11 ns of routing in the K=16 top at 3ef8d0c, the
-        # lane's flip-flops sitting near the core's inputs they feed). Each copy is a
-        # ring that feeds back on itself, so synthesis cannot merge the copies into one
-        # (they are equal, but not structurally).
-        parts = width // 16 if width % 16 == 0 else 1
-        part = width // parts
-        copies = beats * parts
-        rings = [Signal(beats, init=1, name=f"index_{c}") for c in range(copies)]
-        # and "the output register is full", once per part for the same reason (each copy
-        # also feeds back on itself); a part loads, and its copies step, on local bits
-        full = [Signal(name=f"full_{c}") for c in range(copies)]
+        # The beat index, one-hot, in ``beats`` copies: each 64-bit lane of the output
+        # register loads on its own copy's "last beat" bit, so no single enable drives
+        # all 256 bits. Each copy is a ring that feeds back on itself, so synthesis
+        # cannot merge the copies into one (they are equal, but not structurally).
+        rings = [Signal(beats, init=1, name=f"index_{k}") for k in range(beats)]
+        # and "the output register is full", once per lane for the same reason (each copy
+        # also feeds back on itself); lane k loads, and its copies step, on local bits
+        full = [Signal(name=f"full_{k}") for k in range(beats)]
         at_last = rings[0][last]
         # beats 0 .. last-1 of the message being gathered; the last beat goes straight
         # into the output register, so it needs no slot here
@@ -97,11 +91,9 @@ class MsgWiden(wiring.Component):
             self.o_stream.valid.eq(full[0]),
             self.o_stream.payload.eq(Cat(*lanes)),
         ]
-        for c, (ring, ful) in enumerate(zip(rings, full, strict=True)):
-            k = c // parts  # the lane, and the bits of it, that this copy loads
-            bits = slice((c % parts) * part, (c % parts + 1) * part)
+        for k, (ring, ful) in enumerate(zip(rings, full, strict=True)):
             # this copy's "a beat is taken": tready from the copy's own bits. A beat at
-            # the last index is taken only into an empty register, so a part's enable is
+            # the last index is taken only into an empty register, so a lane's enable is
             # one LUT of local bits and TVALID, not a chain through TREADY
             take = valid & (~ring[last] | ~ful)
             with m.If(self.o_stream.ready):
@@ -110,7 +102,7 @@ class MsgWiden(wiring.Component):
                 # a whole message; TLAST here is the normal end of a transfer
                 m.d.sync += [
                     ful.eq(1),
-                    lanes[k][bits].eq(partial[k][bits] if k < last else self.s_axis_tdata[bits]),
+                    lanes[k].eq(partial[k] if k < last else self.s_axis_tdata),
                 ]
             # the next beat's index: back to 0 after the last beat, or after TLAST
             # on an earlier beat (the partial message is dropped)
@@ -118,9 +110,9 @@ class MsgWiden(wiring.Component):
                 restart = ring[last] | self.s_axis_tlast
                 m.d.sync += ring.eq(Mux(restart, 1, ring.rotate_left(1)))
             if k < last:
-                # beat k is never the last, so it is always taken: this copy decides
+                # beat k is never the last, so it is always taken: lane k's copy decides
                 with m.If(valid & ring[k] & ~self.s_axis_tlast):
-                    m.d.sync += partial[k][bits].eq(self.s_axis_tdata[bits])
+                    m.d.sync += partial[k].eq(self.s_axis_tdata)
         if last:  # with one beat per message every beat is the last one
             with m.If(valid & ~at_last & self.s_axis_tlast):
                 m.d.sync += self.o_framing_errors.eq(self.o_framing_errors + 1)
