@@ -59,8 +59,11 @@ class LaneFifo(wiring.Component):
     w_en : In(1); w_data : In(width); w_rdy : Out(1)
         Write side. ``w_rdy`` is low while full; a write then is ignored.
     taken : Out(1)
-        High on the clock whose edge moves a record's last beat into the output register:
-        the record's slot is free from that edge on.
+        High for one clock, the clock after the edge that moved a record's last beat into
+        the output register: the record's slot is free from the end of this clock on. A
+        register, so that ``m_axis_tready`` reaches no count (``move`` into the
+        record count and the "not full" compare was the K=16 N=1 top's slowest path at
+        61e36cb, seed 3).
     m_axis_tdata : Out(width // beats); m_axis_tvalid, m_axis_tlast : Out(1)
     m_axis_tready : In(1)
         The AXI-Stream master; ``tdata``, ``tvalid`` and ``tlast`` are registers.
@@ -139,7 +142,6 @@ class LaneFifo(wiring.Component):
             self.m_axis_tlast.eq(last),
             advance.eq(~valid | self.m_axis_tready),
             move.eq(advance & (gsel & ghave).any()),
-            self.taken.eq(move & sel[n - 1]),
         ]
 
         held = []
@@ -202,6 +204,7 @@ class LaneFifo(wiring.Component):
         pick = functools.reduce(
             operator.or_, (head & gsel[k].replicate(w) for k, head in enumerate(heads))
         )
+        m.d.sync += self.taken.eq(move & sel[n - 1])
         with m.If(move):
             m.d.sync += [data.eq(pick), valid.eq(1), last.eq(sel[n - 1])]
             if n > 1:
