@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import math
-import operator
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from hean_hw.arith import pick
 
 
 class LaneFifo(wiring.Component):
@@ -24,9 +24,9 @@ class LaneFifo(wiring.Component):
     * lane ``j`` holds one beat, beat ``j`` of the next record it has not sent, in a
       register that copies the RAM's output on every clock (no enable, so nothing but
       the RAM drives it; the RAM holds its output while not read);
-    * once that beat is sent the lane reads the next record's beat (the RAM read on one
-      edge, the register on the next), so it is ready again within two clocks, long
-      before the other ``beats - 1`` beats of the record have gone;
+    * once its group's head has taken that beat the lane reads the next record's beat
+      (the RAM read on one edge, the register on the next), so it is ready again within
+      two clocks, long before the other ``beats - 1`` beats of the record have gone;
     * the lanes are dealt into up to four interleaved groups (lane ``j`` in group ``j %
       groups``), and each group's head register takes its lanes' beats in turn, a clock
       ahead of their turn on the bus;
@@ -184,15 +184,12 @@ class LaneFifo(wiring.Component):
             head = Signal(w, name=f"head{k}")
             fill = Signal(name=f"fill{k}")
             sent = move & gsel[k]
-            empty = ~ghave[k] | sent if groups == 1 else ~ghave[k]
+            empty = (~ghave[k] | sent) if groups == 1 else ~ghave[k]
             ready = Cat(*(have[j] for j in lanes))
             m.d.comb += fill.eq(empty & (turn & ready).any())
-            # one-hot AND-OR of the group's lane registers, from flip-flops
-            pick = functools.reduce(
-                operator.or_, (held[j] & turn[i].replicate(w) for i, j in enumerate(lanes))
-            )
             with m.If(fill):
-                m.d.sync += [head.eq(pick), ghave[k].eq(1)]
+                # a one-hot AND-OR of the group's lane registers, from flip-flops
+                m.d.sync += [head.eq(pick(list(turn), [held[j] for j in lanes])), ghave[k].eq(1)]
                 if per > 1:
                     m.d.sync += turn.eq(Cat(turn[per - 1], turn[: per - 1]))
             with m.Elif(sent):
@@ -200,13 +197,10 @@ class LaneFifo(wiring.Component):
             m.d.comb += [took[j].eq(fill & turn[i]) for i, j in enumerate(lanes)]
             heads.append(head)
 
-        # the output register: one of the heads
-        pick = functools.reduce(
-            operator.or_, (head & gsel[k].replicate(w) for k, head in enumerate(heads))
-        )
         m.d.sync += self.taken.eq(move & sel[n - 1])
         with m.If(move):
-            m.d.sync += [data.eq(pick), valid.eq(1), last.eq(sel[n - 1])]
+            # the output register: one of the heads
+            m.d.sync += [data.eq(pick(list(gsel), heads)), valid.eq(1), last.eq(sel[n - 1])]
             if n > 1:
                 m.d.sync += sel.eq(Cat(sel[n - 1], sel[: n - 1]))
             if groups > 1:
