@@ -22,14 +22,16 @@ bit (65), and the cells' 3-way moves are most of the book's logic (docs/hardware
 the figures). A free slot holds size 0, so a side's depth is the sum of its slots in any
 order.
 
-Every row of every instrument runs its own cells against the broadcast message; the
-instrument only chooses which row's write enable is on. So no N:1 multiplexer of rows
-sits in front of the comparators (on the one path that cannot be pipelined, the
-read-modify-write loop). The compares themselves are a stage ahead of the loop, and
-their results are corrected for the messages in between, so the loop is register,
-select, register. Reading an instrument's levels for the outputs happens outside the
-loop, before the update (best keys before) and one clock after it (the side after the
-update, then the best sizes through the best cells' pointers).
+The compares run once per side, on the message's own row, chosen from the instruments'
+rows by a multiplexer tree on a registered index: with a comparator per cell of every
+row, the K=32 N=4 book needed 55,472 logic cells (LUT4 plus two per carry cell), and
+48,463 with one row of comparators per side. The compares are a stage ahead of the
+read-modify-write loop, and their results are corrected for the messages in between
+that are for the same instrument, so the loop is register, select, register: every row
+takes the side's registered moves, and only the message's row has its clock enables on.
+Reading an instrument's levels for the outputs happens outside the loop, before the
+update (best keys before) and one clock after it (the side after the update, then the
+best sizes through the best cells' pointers).
 
 Prices are stored as *keys*, the price itself for bids and its bitwise complement for
 asks, so that on both sides "better" means "greater key" and an empty cell is key 0,
@@ -47,6 +49,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hean_hw.arith import apart, pick
+from hean_hw.row_moves import Moves, choose, encode, move, moved
 
 #: ``i_op`` values.
 OP_NONE, OP_SET, OP_CLEAR = 0, 1, 2
@@ -193,45 +196,70 @@ class Book(wiring.Component):
             for n in range(N)
         ]
 
-        # ---- P: the message registered, decoded per row ---------------------------------------
-        # Each row (instrument n, side s) gets its own registered copy of the message: its
-        # write strobes, and the key and size, zeroed unless the message is for instrument
-        # n. The copies differ, so synthesis keeps them apart, and each drives one row's K
-        # comparators instead of every row's: the broadcast's fan-out would otherwise be
-        # the routing delay in front of every compare.
+        # ---- P: the message registered, per row for U and per side for C1 and C2 -------------
+        # Each row (instrument n, side s) gets its own registered copy of what U writes: the
+        # write strobes, and the new level's key and size, zeroed unless the message is for
+        # instrument n. The copies differ, so synthesis keeps them apart, and each drives one
+        # row. The compares (C1) and their corrections (C2) run once per side, on the
+        # message's own row: comparators for every row cost more than a multiplexer in
+        # front of one side's (the module docstring has the figures).
         p_valid, p_tag = Signal(), Signal(self.tag_width)
         p_sel = Signal(N)  # one-hot (or zero for an instrument >= N)
-        m.d.sync += [p_valid.eq(self.i_valid), p_tag.eq(self.i_tag)]
+        m.d.sync += [p_valid.eq(self.i_valid), p_tag.eq(self.i_tag), p_sel.eq(self.i_sel)]
         is_set = self.i_op == OP_SET
         is_clear = self.i_op == OP_CLEAR
-        fields = (("set", 1), ("clear", 1), ("key", 32), ("qty", 32), ("qz", 1))
+        known = self.i_sel.any()
+        fields = (("set", 1), ("clear", 1), ("key", 32), ("qty", 32))
         p = {
             name: [[Signal(w, name=f"p_{name}_{n}_{s}") for s in sides] for n in range(N)]
             for name, w in fields
         }
-        # C1's own copies of each row's key, one per quarter of the row, so that no key
-        # bit drives more than K/4 cells' comparators (built by apart; the value a copy
-        # has after reset never matters: a row reads a key only for a message of its own)
-        quarter = -(-K // 4)
-        cell_keys = [[[], []] for n in range(N)]  # the key copy each cell compares with
+        prices = [self.i_price, ~self.i_price]  # the key of each side
+        clears = [(self.i_side == s) | (self.i_side == SIDE_BOTH) for s in sides]
         for n in range(N):
             mine = self.i_sel[n]
-            m.d.sync += p_sel[n].eq(mine)
             for s in sides:
-                price = self.i_price if s == 0 else ~self.i_price  # the key of each side
-                copies = apart(32, 4, f"p_key_{n}_{s}_q")
-                m.d.sync += [copy.eq(Mux(mine, price, 0)) for copy in copies]
-                cell_keys[n][s] = [copies[j // quarter] for j in range(K)]
-                clears = (self.i_side == s) | (self.i_side == SIDE_BOTH)
                 m.d.sync += [
                     p["set"][n][s].eq(mine & is_set & (self.i_side[0] == s)),
-                    p["clear"][n][s].eq(mine & is_clear & clears),
+                    p["clear"][n][s].eq(mine & is_clear & clears[s]),
                     # the level a cell takes: a CLEAR's is the empty level
-                    p["key"][n][s].eq(Mux(mine & ~is_clear, price, 0)),
+                    p["key"][n][s].eq(Mux(mine & ~is_clear, prices[s], 0)),
                     p["qty"][n][s].eq(Mux(mine & ~is_clear, self.i_qty, 0)),
-                    # masked like the rest, so that each row keeps a register of its own
-                    p["qz"][n][s].eq(mine & (self.i_qty == 0)),
                 ]
+        # per side: what C2 decides from (SET, CLEAR, size 0), the key of the new level
+        # (for C1's compares with the messages ahead), and C1's own copies of the key, one
+        # per quarter of the row, so that no key bit drives more than K/4 comparators
+        quarter = -(-K // 4)
+        ps = {k: [Signal(name=f"p_{k}_side_{s}") for s in sides] for k in ("set", "clear", "qz")}
+        p_key = [Signal(32, reset_less=True, name=f"p_key_cmp_{s}") for s in sides]
+        cell_keys = []  # per side: the key copy each cell compares with
+        for s in sides:
+            copies = apart(32, 4, f"p_key_{s}_q")
+            m.d.sync += [copy.eq(prices[s]) for copy in copies]
+            cell_keys.append([copies[j // quarter] for j in range(K)])
+            m.d.sync += [
+                ps["set"][s].eq(known & is_set & (self.i_side[0] == s)),
+                ps["clear"][s].eq(known & is_clear & clears[s]),
+                ps["qz"][s].eq(self.i_qty == 0),
+                p_key[s].eq(Mux(is_clear, 0, prices[s])),
+            ]
+        # the instrument as a binary index, for C1's choice of the message's row: a tree of
+        # 2:1 multiplexers is half the LUTs of an AND-OR of one-hot selects. One copy per
+        # quarter of each side's row: two sources built differently (i_sel is zero while
+        # i_valid is low), four kinds of register each (apart keeps four apart)
+        idx_bits = max(1, (N - 1).bit_length())
+        index = [
+            encode(self.i_sel),
+            encode(self.i_sel & self.i_valid.replicate(N)),
+        ]
+        p_idx = apart(idx_bits, 4, "p_idx_a") + apart(idx_bits, 4, "p_idx_b")
+        m.d.sync += [copy.eq(index[v // 4]) for v, copy in enumerate(p_idx)]
+        q_idx = Signal(idx_bits)
+        m.d.sync += q_idx.eq(p_idx[0])
+
+        def of_row(index: Value, cells: list) -> Value:
+            """The value of ``cells`` (one per instrument) of the instrument ``index``."""
+            return cells[0] if N == 1 else choose(index, cells)
 
         # ---- C1, C2 and U ------------------------------------------------------------------
         # C1 compares the message with every cell of its rows; C2 corrects those results
@@ -239,11 +267,12 @@ class Book(wiring.Component):
         # U updates each row from the corrected, registered results. So the compare (a
         # register-to-register stage of its own, with the broadcast key's fan-out) and
         # the wide OR that says whether a cell matched are both off the loop. The loop,
-        # U's update and C2's correction by the message in U, holds no comparator: a
-        # correction moves the result vectors as that message moves the cells (a cell
-        # that takes its worse neighbour takes that neighbour's results, one that takes
-        # the better neighbour takes its results, one that takes the new level takes the
-        # compare of the two messages' keys, a cleared row compares as empty).
+        # U's update, holds no comparator: a correction moves the result vectors as that
+        # message moves the cells (a cell that takes its worse neighbour takes that
+        # neighbour's results, one that takes the better neighbour takes its results, one
+        # that takes the new level takes the compare of the two messages' keys, a cleared
+        # row compares as empty). A message ahead moves this message's row only if it is
+        # for the same instrument: its moves reach C2 already masked by that.
         q_valid, q_tag, q_sel = Signal(), Signal(self.tag_width), Signal(N)
         c_valid, c_tag, c_sel = Signal(), Signal(self.tag_width), Signal(N)
         m.d.sync += [
@@ -254,43 +283,141 @@ class Book(wiring.Component):
             c_tag.eq(q_tag),
             c_sel.eq(q_sel),
         ]
-        dropped_any = []
+        # whether the message in C1 is for the instrument of the one in C2, and of the one
+        # in U: it then sees their moves, a clock later, in C2
+        same_next = (p_sel & q_sel).any()
+        same_after = (p_sel & c_sel).any()
         groups = range(0, K, 4)
-        for n in range(N):
-            for s in sides:
+        decided = []  # per side: C2's decisions, registered into every row's U copies
+        dropped_any = []
+        for s in sides:
+            tag = f"s{s}"
+            # C1: the raw compares with the message's row as it is now (before the updates
+            # of the two messages ahead, in C2 and U), and the compares of the message's key
+            # with those two messages' keys
+            q_key = Signal(32, reset_less=True, name=f"q_key_cmp_{tag}")
+            c_key = Signal(32, reset_less=True, name=f"c_key_cmp_{tag}")
+            m.d.sync += [q_key.eq(p_key[s]), c_key.eq(q_key)]
+            keys = cell_keys[s]
+            here = [
+                of_row(p_idx[4 * s + j // quarter], [rows[n][s][j] for n in range(N)])
+                for j in range(K)
+            ]
+            here = [data.View(cell_layout, v) for v in here]
+            r_gt = Signal(K, name=f"r_gt_{tag}")
+            r_eq = Signal(K, name=f"r_eq_{tag}")
+            r_any = Signal(len(groups), name=f"r_any_{tag}")  # eq ORed by 4 cells
+            r_new = Signal(4, name=f"r_new_{tag}")  # gt, eq with q's key; with c's
+            # the cells' pointers as C1 saw them, for the pointer of the level that r_eq
+            # marks (a level keeps its pointer as it moves)
+            r_ptr = [Signal(P, name=f"r_ptr_{tag}_{j}") for j in range(K)]
+            raw_eq = [here[j].key == keys[j] for j in range(K)]
+            key = p_key[s]
+            m.d.sync += [
+                r_gt.eq(Cat(*(here[j].key > keys[j] for j in range(K)))),
+                r_eq.eq(Cat(*raw_eq)),
+                r_any.eq(Cat(*(Cat(*raw_eq[g : g + 4]).any() for g in groups))),
+                r_new.eq(Cat(q_key > key, q_key == key, c_key > key, c_key == key)),
+                *(r_ptr[j].eq(here[j].ptr) for j in range(K)),
+            ]
+
+            # C2: corrected first for the message that was in U a clock ago (it wrote the
+            # row after C1 read it; its key is the one C1 compared with c's), then for the
+            # message in U now (C1 compared with it in q); then the moves this message
+            # makes in U. Those moves, registered for U (``moves``, every row's copies take
+            # them), for the C2 of the message behind (``ahead``, masked by same_next) and
+            # a clock later for the one behind that (``after``, masked by same_after).
+            q = {k: Signal(name=f"q_{k}_{tag}") for k in ps}
+            m.d.sync += [q[k].eq(ps[k][s]) for k in ps]
+            moves = Moves.signals(K, f"u_{tag}")
+            ahead = Moves.signals(K, f"ahead_{tag}")
+            after = Moves.signals(K, f"after_{tag}")
+            m.d.sync += after.masked(moves, same_after)
+            gt1 = moved(m, r_gt, r_new[2], after.vectors, f"gt1_{tag}")
+            eq1 = moved(m, r_eq, r_new[3], after.vectors, f"eq1_{tag}")
+            hit1 = after.hit_after(r_any.any(), r_eq[K - 1], r_new[3])
+            gt = moved(m, gt1, r_new[0], ahead.vectors, f"gt2_{tag}")
+            hit = Signal(name=f"hit2_{tag}")
+            m.d.comb += hit.eq(ahead.hit_after(hit1, eq1[K - 1], r_new[1]))
+            up, fresh, down = self._actions(m, q["set"], q["qz"], gt, hit, tag)
+            adds = q["set"] & ~q["qz"] & ~hit
+            inserts = adds & ~gt[K - 1]
+            # the matched level's slot: the one C1 saw, unless one of the two messages
+            # ahead has since added the level, in a slot of its own (that message's last
+            # cell then: the U message's now, the earlier one's as C1 saw it)
+            seen = pick(list(r_eq), r_ptr)
+            last = of_row(q_idx, [rows[n][s][K - 1].ptr for n in range(N)])
+            ptr_hit = Mux(
+                ahead.inserts & r_new[1],
+                last,
+                Mux(after.inserts & r_new[3], r_ptr[K - 1], seen),
+            )
+            # the keys' moves (a CLEAR: every cell takes the empty level) and the pointers'
+            # (a new level only: a replace or a CLEAR keeps the pointers)
+            fresh_key = fresh | q["clear"].replicate(K)
+            now = Moves(
+                q["clear"],
+                up,
+                fresh_key,
+                down,
+                inserts=inserts,
+                deletes=q["set"] & q["qz"] & hit,
+            )
+            m.d.sync += moves.masked(now, 1) + ahead.masked(now, same_next)
+            dropped = Signal(name=f"dropped_{tag}")
+            m.d.sync += dropped.eq(adds & gt[K - 1])
+            dropped_any.append(dropped)
+            fresh_ptr = fresh & ~hit.replicate(K)
+            decided.append(
+                {
+                    "up": up,
+                    "fresh": (fresh_key, fresh_ptr),
+                    "ce": (up | fresh_key | down, up | fresh_ptr | down),
+                    "write_hit": q["set"] & hit,
+                    "inserts": inserts,
+                    "ptr_hit": ptr_hit,
+                }
+            )
+
+        for s in sides:
+            d = decided[s]
+            # U's copies of the moves: four of each choice per side (apart keeps four
+            # apart), so that one drives at most two rows' cells; the clock enables are a
+            # copy per row and per field, zero unless the message is for that row
+            ups = apart(K, 4, f"c_up_{s}_")
+            fresh = [apart(K, 4, f"c_fresh_{v}_{s}_") for v in range(2)]
+            m.d.sync += [copy.eq(d["up"]) for copy in ups]
+            m.d.sync += [copy.eq(d["fresh"][v]) for v in range(2) for copy in fresh[v]]
+            for n in range(N):
                 cur = rows[n][s]
                 tag = f"{n}_{s}"
-                # the message's fields in C2 (q) and in U (c)
-                q = {name: Signal(len(p[name][n][s]), name=f"q_{name}_{tag}") for name in p}
+                mine = q_sel[n]
                 c = {name: Signal(len(p[name][n][s]), name=f"c_{name}_{tag}") for name in p}
-                m.d.sync += [q[name].eq(p[name][n][s]) for name in p]
-                m.d.sync += [c[name].eq(q[name]) for name in p]
-                # copies of q's and c's keys for C1's compares with them, apart from the
-                # keys the cells take (no reset, so synthesis keeps them apart)
-                q_key = Signal(32, reset_less=True, name=f"q_key_cmp_{tag}")
-                c_key = Signal(32, reset_less=True, name=f"c_key_cmp_{tag}")
-                m.d.sync += [q_key.eq(p["key"][n][s]), c_key.eq(q_key)]
-                # U: the update of this row by the message in c's registers. Its moves
-                # are registers, decided in C2 from the corrected compares: each cell's
-                # clock enable, and whether it takes its worse neighbour or the new level
-                # (else its better one), so the loop is a register, a 3-way choice, a
-                # register. A CLEAR is every cell taking the new level, the empty one.
+                qq = {name: Signal(len(p[name][n][s]), name=f"q_{name}_{tag}") for name in p}
+                m.d.sync += [qq[name].eq(p[name][n][s]) for name in p]
+                m.d.sync += [c[name].eq(qq[name]) for name in p]
+                ce = [Signal(K, name=f"c_ce_{v}_{tag}") for v in range(2)]
+                m.d.sync += [ce[v].eq(d["ce"][v] & mine.replicate(K)) for v in range(2)]
+                copies = [
+                    {"up": ups[(2 * n + v) % 4], "fresh": fresh[v][n % 4], "ce": ce[v]}
+                    for v in range(2)
+                ]
+                c_inserts = Signal(name=f"c_inserts_{tag}")
+                c_write_hit = Signal(name=f"c_write_hit_{tag}")
+                c_ptr_hit = Signal(P, name=f"c_ptr_hit_{tag}")  # the matched level's slot
+                m.d.sync += [
+                    c_inserts.eq(d["inserts"] & mine),
+                    c_write_hit.eq(d["write_hit"] & mine),
+                    c_ptr_hit.eq(d["ptr_hit"]),
+                ]
+                # U: the update of this row by the message in c's registers. Its moves are
+                # registers, decided in C2 from the corrected compares: each cell's clock
+                # enable, and whether it takes its worse neighbour or the new level (else
+                # its better one), so the loop is a register, a 3-way choice, a register.
                 # The keys and live bits move with one copy of the moves, the slot
-                # pointers with another: a pointer moves as its level does, except that
-                # a replace or a CLEAR leaves it where it is (the level keeps its slot).
-                twice = {k: apart(K, 2, f"c_{k}_{tag}_") for k in ("up", "fresh", "ce")}
-                copies = [{k: regs[v] for k, regs in twice.items()} for v in range(2)]
-                live = _Moves(
-                    c["clear"],
-                    copies[0]["up"],
-                    copies[0]["fresh"],
-                    Signal(K, name=f"c_down_{tag}"),
-                    inserts=Signal(name=f"c_inserts_{tag}"),
-                    deletes=Signal(name=f"c_deletes_{tag}"),
-                )
-                dropped = Signal(name=f"dropped_{tag}")
-                dropped_any.append(dropped)
-                _move(
+                # pointers with another: a pointer moves as its level does, except that a
+                # replace or a CLEAR leaves it where it is (the level keeps its slot).
+                move(
                     m,
                     [Cat(cur[j].key, cur[j].live) for j in range(K)],
                     Cat(c["key"], c["set"]),
@@ -299,86 +426,17 @@ class Book(wiring.Component):
                 # The slot pointers stay a permutation of 0..K-1: a new level takes the
                 # pointer of the last cell (the level it pushes out, or a free slot), and
                 # a delete hands the deleted level's pointer to the last cell.
-                c_ptr_hit = Signal(P, name=f"c_ptr_hit_{tag}")  # the matched level's slot
                 last = cur[K - 1].ptr
-                _move(m, [cur[j].ptr for j in range(K)], last, copies[1], past_end=c_ptr_hit)
+                move(m, [cur[j].ptr for j in range(K)], last, copies[1], past_end=c_ptr_hit)
                 # the sizes: the message's size goes to the slot of the level it replaces
                 # or deletes (0, for a delete), or to the slot its new level takes; a
                 # CLEAR empties every slot (its size is 0)
-                c_write_hit = Signal(name=f"c_write_hit_{tag}")
                 for j, slot in enumerate(slots[n][s]):
                     write = (
-                        c["clear"] | (c_write_hit & (c_ptr_hit == j)) | (live.inserts & (last == j))
+                        c["clear"] | (c_write_hit & (c_ptr_hit == j)) | (c_inserts & (last == j))
                     )
                     with m.If(write):
                         m.d.sync += slot.eq(c["qty"])
-                # the same moves a clock later, for C2's first correction
-                late = live.registered(m, tag)
-
-                # C1: the raw compares with the rows as they are now (before the updates
-                # of the two messages ahead, in C2 and U), and the compares of the
-                # message's key with those two messages' keys
-                key, keys = p["key"][n][s], cell_keys[n][s]
-                r_gt = Signal(K, name=f"r_gt_{tag}")
-                r_eq = Signal(K, name=f"r_eq_{tag}")
-                r_any = Signal(len(groups), name=f"r_any_{tag}")  # eq ORed by 4 cells
-                r_new = Signal(4, name=f"r_new_{tag}")  # gt, eq with q's key; with c's
-                # the cells' pointers as C1 saw them, for the pointer of the level that
-                # r_eq marks (a level keeps its pointer as it moves)
-                r_ptr = [Signal(P, name=f"r_ptr_{tag}_{j}") for j in range(K)]
-                raw_eq = [cur[j].key == keys[j] for j in range(K)]
-                m.d.sync += [
-                    r_gt.eq(Cat(*(cur[j].key > keys[j] for j in range(K)))),
-                    r_eq.eq(Cat(*raw_eq)),
-                    r_any.eq(Cat(*(Cat(*raw_eq[g : g + 4]).any() for g in groups))),
-                    r_new.eq(Cat(q_key > key, q_key == key, c_key > key, c_key == key)),
-                    *(r_ptr[j].eq(cur[j].ptr) for j in range(K)),
-                ]
-
-                # C2: corrected first for the message that was in U a clock ago (it wrote
-                # the rows after C1 read them; its key is the one C1 compared with c's),
-                # then for the message in U now (C1 compared with it in q); then the
-                # moves this message will make in U
-                gt1 = _moved(m, r_gt, r_new[2], late.vectors, f"gt1_{tag}")
-                eq1 = _moved(m, r_eq, r_new[3], late.vectors, f"eq1_{tag}")
-                hit1 = late.hit_after(r_any.any(), r_eq[K - 1], r_new[3])
-                gt = _moved(m, gt1, r_new[0], live.vectors, f"gt2_{tag}")
-                hit = Signal(name=f"hit2_{tag}")
-                m.d.comb += hit.eq(live.hit_after(hit1, eq1[K - 1], r_new[1]))
-                up, fresh, down = self._actions(m, q["set"], q["qz"], gt, hit, tag)
-                adds = q["set"] & ~q["qz"] & ~hit
-                inserts = adds & ~gt[K - 1]
-                # the matched level's slot: the one C1 saw, unless one of the two messages
-                # ahead has since added the level, in a slot of its own (that message's
-                # last cell then: the U message's now, the earlier one's as C1 saw it)
-                seen = pick(list(r_eq), r_ptr)
-                ptr_hit = Mux(
-                    live.inserts & r_new[1],
-                    last,
-                    Mux(late.inserts & r_new[3], r_ptr[K - 1], seen),
-                )
-                # the keys' moves (a CLEAR: every cell takes the empty level) and the
-                # pointers' (a new level only: a replace or a CLEAR keeps the pointers)
-                fresh_key = fresh | q["clear"].replicate(K)
-                fresh_ptr = fresh & ~hit.replicate(K)
-                moves = (
-                    (fresh_key, up | fresh_key | down),
-                    (fresh_ptr, up | fresh_ptr | down),
-                )
-                for copy, (fresh_v, ce_v) in zip(copies, moves, strict=True):
-                    m.d.sync += [
-                        copy["up"].eq(up),
-                        copy["fresh"].eq(fresh_v),
-                        copy["ce"].eq(ce_v),
-                    ]
-                m.d.sync += [
-                    live.down.eq(down),
-                    live.inserts.eq(inserts),
-                    live.deletes.eq(q["set"] & q["qz"] & hit),
-                    dropped.eq(adds & gt[K - 1]),
-                    c_write_hit.eq(q["set"] & hit),
-                    c_ptr_hit.eq(ptr_hit),
-                ]
 
         # best levels before: the selected rows' best keys as they are during U, read off
         # the loop; their sizes come from ``held`` (below). The reads are AND-ORs of the
@@ -495,79 +553,6 @@ class Book(wiring.Component):
                 down[j].eq(set_ & ~qz & ~hit & ~gt[j - 1] if j > 0 else 0),
             ]
         return up, fresh, down
-
-
-class _Moves:
-    """How one message moves the cells of one row, and what that does to a match.
-
-    The K-bit vectors ``up``, ``fresh``, ``down`` say which cells take their worse
-    neighbour, the new level, their better neighbour (a CLEAR: every cell takes the new
-    level, the empty one). ``clear``, ``inserts`` (a new level that pushes the last cell
-    out) and ``deletes`` (the matching level removed) are what :meth:`hit_after` needs.
-    """
-
-    def __init__(
-        self, clear: Value, up: Value, fresh: Value, down: Value, *, inserts: Value, deletes: Value
-    ) -> None:
-        self.clear, self.up, self.fresh, self.down = clear, up, fresh, down
-        self.inserts, self.deletes = inserts, deletes
-
-    @property
-    def vectors(self) -> tuple:
-        return (self.up, self.fresh, self.down)
-
-    def registered(self, m: Module, tag: str) -> _Moves:
-        """The same moves one clock later."""
-        regs = {}
-        for name in ("clear", "up", "fresh", "down", "inserts", "deletes"):
-            value = Value.cast(getattr(self, name))
-            regs[name] = Signal(len(value), name=f"late_{name}_{tag}")
-            m.d.sync += regs[name].eq(value)
-        return _Moves(**regs)
-
-    def hit_after(self, hit: Value, eq_last: Value, new_eq: Value) -> Value:
-        """Whether a price is in the row after these moves.
-
-        ``hit``: it is in the row before them; ``eq_last``: the last cell holds it (an
-        insert pushes that cell out); ``new_eq``: it is the moving message's price (a
-        delete removes it, an insert adds it). The row's keys are unique, so at most one
-        cell matches, and the answer needs no OR over the cells after the moves.
-        """
-        return Mux(
-            self.clear,
-            0,
-            Mux(self.deletes, hit & ~new_eq, Mux(self.inserts, (hit & ~eq_last) | new_eq, hit)),
-        )
-
-
-def _moved(m: Module, src: Value, new: Value, moves: tuple, name: str) -> Signal:
-    """The K-bit vector ``src`` moved as ``moves`` (``up``, ``fresh``, ``down``) move the
-    cells: a bit that does not move keeps ``src``'s value, one that takes the new level
-    takes ``new``."""
-    up, fresh, down = moves
-    K = len(src)
-    out = Signal(K, name=name)
-    for j in range(K):
-        worse = src[j + 1] if j < K - 1 else 0
-        better = src[j - 1] if j > 0 else 0
-        m.d.comb += out[j].eq(Mux(up[j], worse, Mux(fresh[j], new, Mux(down[j], better, src[j]))))
-    return out
-
-
-def _move(m: Module, dst: list, new: Value, moves: dict, past_end: Value | int = 0) -> None:
-    """Row ``dst`` of K cells (one field of each) moves as ``moves`` say.
-
-    ``moves`` holds K-bit registers: ``ce``, the cells that change; ``up``, those that
-    take their worse neighbour (past the end: ``past_end``); ``fresh``, those that take
-    ``new``; every other changing cell takes its better neighbour. A cell that does not change
-    keeps its value on its clock enable.
-    """
-    K = len(dst)
-    for j in range(K):
-        worse = dst[j + 1] if j < K - 1 else past_end
-        better = dst[j - 1] if j > 0 else 0
-        with m.If(moves["ce"][j]):
-            m.d.sync += dst[j].eq(Mux(moves["up"][j], worse, Mux(moves["fresh"][j], new, better)))
 
 
 __all__ = ["OP_CLEAR", "OP_NONE", "OP_SET", "SIDE_BOTH", "Book"]
