@@ -80,7 +80,8 @@ class Book(wiring.Component):
     Six clocks from ``i_valid`` to ``o_valid``:
 
     1. P: the message is registered per row, with one select bit per instrument;
-    2. C1: every row compares its cells with the message (registered raw results);
+    2. C1: each side's row of the message's instrument is chosen and its cells are compared
+       with the message (registered raw results);
     3. C2: the raw results are corrected for the two messages ahead, which update the
        rows after C1 read them (one is in U in the same clock);
     4. U: the selected instrument's rows and slots are written from the corrected
@@ -324,9 +325,11 @@ class Book(wiring.Component):
             # C2: corrected first for the message that was in U a clock ago (it wrote the
             # row after C1 read it; its key is the one C1 compared with c's), then for the
             # message in U now (C1 compared with it in q); then the moves this message
-            # makes in U. Those moves, registered for U (``moves``, every row's copies take
-            # them), for the C2 of the message behind (``ahead``, masked by same_next) and
-            # a clock later for the one behind that (``after``, masked by same_after).
+            # makes in U. Those moves are registered three ways: for the C2 of the message
+            # behind (``ahead``, masked by same_next), as they are (``moves``, while the
+            # message is in U) and from those a clock later for the C2 of the message two
+            # behind (``after``, masked by same_after). U itself takes them from copies of
+            # its own (below).
             q = {k: Signal(name=f"q_{k}_{tag}") for k in ps}
             m.d.sync += [q[k].eq(ps[k][s]) for k in ps]
             moves = Moves.signals(K, f"u_{tag}")
