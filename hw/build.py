@@ -123,6 +123,7 @@ class Job:
     speed: int = 6
     router: str = "router2"
     abc9: bool = False
+    placer: str = "heap"
 
     @property
     def name(self) -> str:
@@ -193,7 +194,7 @@ def run_job(job: Job, reporter: Reporter) -> dict:
         meta = write_verilog(job.params, d / "hl2_top.v", build_id=ident)
     if job.target == rp.ECP5_TARGET:
         flow = tf.ecp5_flow(d, step, speed=job.speed, freq=job.freq, seed=job.seed,
-                            router=job.router, abc9=job.abc9)  # fmt: skip
+                            router=job.router, abc9=job.abc9, placer=job.placer)  # fmt: skip
         artifact = job.out / f"{job.target}_{build_tag(job.params)}.bit"
         job.out.mkdir(parents=True, exist_ok=True)
         tmp = artifact.with_name(f".{artifact.name}.tmp")
@@ -296,6 +297,8 @@ def ecp5_options(f: Callable) -> Callable:
         click.option("--router", type=click.Choice(["router1", "router2"]), default="router2",
                      show_default=True,
                      help="nextpnr router (router1, nextpnr's own default, is far slower here)."),
+        click.option("--placer", type=click.Choice(["heap", "static"]), default="heap",
+                     show_default=True, help="nextpnr placer (see docs/hardware.md, Router)."),
         click.option("--abc9/--no-abc9", default=False, show_default=True,
                      help="LUT mapping by abc9, synth_ecp5's own (it fails on this core)."),
     ]  # fmt: skip
@@ -341,7 +344,7 @@ def verilog(output: Path | None, **values: int) -> None:
 @ecp5_options
 @out_option
 @build_dir_option
-def ecp5(freq, seed, speed, router, abc9, out, build_dir, **values) -> None:
+def ecp5(freq, seed, speed, router, abc9, placer, out, build_dir, **values) -> None:
     """ECP5 LFE5U-85F bitstream: synth_ecp5, nextpnr-ecp5 (Fmax at --freq), ecppack.
 
     Writes OUT/ecp5-85f_K<K>_N<N>.bit (compressed). Timing that misses --freq is
@@ -349,7 +352,7 @@ def ecp5(freq, seed, speed, router, abc9, out, build_dir, **values) -> None:
     build (K=32, N=4) can take an hour or more.
     """
     params = make_params(**values)
-    job = Job(rp.ECP5_TARGET, params, out, build_dir, freq, seed, int(speed), router, abc9)
+    job = Job(rp.ECP5_TARGET, params, out, build_dir, freq, seed, int(speed), router, abc9, placer)
     run_jobs([job])
 
 
@@ -374,11 +377,11 @@ def xc7(out, build_dir, abc9, **values) -> None:
 @build_dir_option
 @click.option("--jobs", type=click.IntRange(1, 2), default=1, show_default=True,
               help="Builds run at once (each tool uses one core).")  # fmt: skip
-def all_(freq, seed, speed, router, abc9, out, build_dir, jobs) -> None:
+def all_(freq, seed, speed, router, abc9, placer, out, build_dir, jobs) -> None:
     """The default set: ECP5 and xc7 builds of K32 N4, K16 N1 and K64 N1."""
+    pnr = dict(freq=freq, seed=seed, speed=int(speed), router=router, abc9=abc9, placer=placer)
     ecp5_jobs = [
-        Job(rp.ECP5_TARGET, Params(K=k, N=n), out, build_dir, freq, seed, int(speed), router, abc9)
-        for k, n in DEFAULT_SET
+        Job(rp.ECP5_TARGET, Params(K=k, N=n), out, build_dir, **pnr) for k, n in DEFAULT_SET
     ]
     xc7_jobs = [
         Job(rp.XC7_TARGET, Params(K=k, N=n), out, build_dir, abc9=abc9) for k, n in DEFAULT_SET

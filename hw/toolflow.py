@@ -212,7 +212,15 @@ ECP5_SYNTH_ABC9 = "synth_ecp5 -top hl2_top -json hl2_top.json"
 
 
 def ecp5_flow(
-    d: Path, step: Step, *, speed: int, freq: float, seed: int, router: str, abc9: bool = False
+    d: Path,
+    step: Step,
+    *,
+    speed: int,
+    freq: float,
+    seed: int,
+    router: str,
+    abc9: bool = False,
+    placer: str = "heap",
 ) -> dict:
     """``d/hl2_top.v`` to ``d/hl2_top.bit`` (LFE5U-85F); the figures of nextpnr's report.
 
@@ -226,7 +234,7 @@ def ecp5_flow(
     synth = ECP5_SYNTH_ABC9 if abc9 else ECP5_SYNTH_ABC
     yosys(d, f"read_verilog hl2_top.v; {synth}", step, "synth_ecp5")
     pnr = ["--85k", "--package", reports.ECP5_PACKAGE, "--speed", str(speed)]
-    pnr += ["--freq", f"{freq:g}", "--seed", str(seed), "--router", router]
+    pnr += ["--freq", f"{freq:g}", "--seed", str(seed), "--router", router, "--placer", placer]
     pnr += ["--json", "hl2_top.json", "--textcfg", "hl2_top.config", "--report", "report.json"]
     pnr += ["--log", "pnr.log", "-q", "--timing-allow-fail"]
     with step("nextpnr") as tick:
@@ -253,6 +261,7 @@ def ecp5_flow(
         "fits": reports.fits(use),
         "seed": seed,
         "router": router,
+        "placer": placer,
         "synth": synth,
     }
 

