@@ -79,7 +79,8 @@ class Book(wiring.Component):
 
     Six clocks from ``i_valid`` to ``o_valid``:
 
-    1. P: the message is registered per row, with one select bit per instrument;
+    1. P: the message is registered per row (for U) and per side (for C1 and C2), with
+       one select bit per instrument and a binary instrument index;
     2. C1: each side's row of the message's instrument is chosen and its cells are compared
        with the message (registered raw results);
     3. C2: the raw results are corrected for the two messages ahead, which update the

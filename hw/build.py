@@ -298,7 +298,7 @@ def ecp5_options(f: Callable) -> Callable:
                      show_default=True,
                      help="nextpnr router (router1, nextpnr's own default, is far slower here)."),
         click.option("--placer", type=click.Choice(["heap", "static"]), default="heap",
-                     show_default=True, help="nextpnr placer (see docs/hardware.md, Router)."),
+                     show_default=True, help="nextpnr placer (see docs/hardware.md, Placer)."),
         click.option("--abc9/--no-abc9", default=False, show_default=True,
                      help="LUT mapping by abc9, synth_ecp5's own (it fails on this core)."),
     ]  # fmt: skip

@@ -8,7 +8,7 @@ that the book can compare ahead of its read-modify-write loop. Not a component.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 
 
 class Moves:
@@ -97,7 +97,7 @@ def encode(onehot: Value) -> Value:
     n = len(onehot)
     width = max(1, (n - 1).bit_length())
     bits = [Cat(*(onehot[i] for i in range(n) if i >> b & 1)).any() for b in range(width)]
-    return Cat(*bits) if n > 1 else Value.cast(0)[:1]
+    return Cat(*bits) if n > 1 else Const(0, 1)
 
 
 def choose(index: Value, values: list) -> Value:
