@@ -44,12 +44,13 @@ are key 0 and not live.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hean_hw.arith import apart, pick
-from hean_hw.row_moves import Moves, choose, encode, move, moved
+from hean_hw.row_moves import Moves, encode, moved, shifted
+from hean_hw.row_store import RowField
 
 #: ``i_op`` values.
 OP_NONE, OP_SET, OP_CLEAR = 0, 1, 2
@@ -176,6 +177,7 @@ class Book(wiring.Component):
                 "o_live_ask": Out(K),
                 "o_dropped": Out(1),
                 "o_sizes_valid": Out(1),
+                "o_ready": Out(1),
             }
         )
 
@@ -183,90 +185,96 @@ class Book(wiring.Component):
         m = Module()
         K, N = self.K, self.N
         P = self.ptr_width
-        cell_layout = cell_layout_for(K)
-        row_layout = data.ArrayLayout(cell_layout, K)
         sides = range(2)
-        # cell j starts out holding slot j: the pointers are a permutation from reset on
-        row_init = [{"key": 0, "live": 0, "ptr": j} for j in range(K)]
-        rows = [
-            [Signal(row_layout, init=row_init, name=f"row_{n}_{s}") for s in sides]
-            for n in range(N)
-        ]
-        # the sizes, one per slot, written in place by address and never moved
-        slots = [
-            [[Signal(32, name=f"slot_{n}_{s}_{j}") for j in range(K)] for s in sides]
-            for n in range(N)
-        ]
+        quarter = -(-K // 4)
+        # one word per instrument, and with several an empty row for instruments >= N: it
+        # is never written (only SET and CLEAR write, and only for instruments < N)
+        depth = 1 if N == 1 else N + 1
+        # per side and cell: its key, live bit and slot pointer; per side and slot: its size
+        # (cell j starts out holding slot j: the pointers are a permutation from the start)
+        keys = [[RowField(m, f"key_{s}_{j}", 32, depth) for j in range(K)] for s in sides]
+        lives = [[RowField(m, f"live_{s}_{j}", 1, depth) for j in range(K)] for s in sides]
+        ptrs = [[RowField(m, f"ptr_{s}_{j}", P, depth, init=j) for j in range(K)] for s in sides]
+        slots = [[RowField(m, f"slot_{s}_{j}", 32, depth) for j in range(K)] for s in sides]
 
-        # ---- P: the message registered, per row for U and per side for C1 and C2 -------------
-        # Each row (instrument n, side s) gets its own registered copy of what U writes: the
-        # write strobes, and the new level's key and size, zeroed unless the message is for
-        # instrument n. The copies differ, so synthesis keeps them apart, and each drives one
-        # row. The compares (C1) and their corrections (C2) run once per side, on the
-        # message's own row: comparators for every row cost more than a multiplexer in
-        # front of one side's (the module docstring has the figures).
+        # ---- after a reset: every instrument's rows cleared, one CLEAR per clock ---------
+        # A reset does not reach the RAMs, so the book feeds itself a CLEAR of both sides
+        # of each instrument in turn, through its own stages, and is not ready meanwhile.
+        # At power-on the RAMs hold their initial (empty) rows, so nothing is swept.
+        i_sel, i_op, i_side = self.i_sel, self.i_op, self.i_side
+        if N > 1:
+            sweeping = Signal(reset_less=True)
+            sweep = Signal(range(N), reset_less=True)
+            with m.If(ResetSignal()):
+                m.d.sync += [sweeping.eq(1), sweep.eq(0)]
+            with m.Elif(sweeping):
+                m.d.sync += sweep.eq(sweep + 1)
+                with m.If(sweep == N - 1):
+                    m.d.sync += sweeping.eq(0)
+            m.d.comb += self.o_ready.eq(~sweeping)
+            i_sel = Mux(sweeping, Cat(*(sweep == n for n in range(N))), self.i_sel)
+            i_op = Mux(sweeping, OP_CLEAR, self.i_op)
+            i_side = Mux(sweeping, SIDE_BOTH, self.i_side)
+            gate = self.i_valid | sweeping
+        else:
+            m.d.comb += self.o_ready.eq(1)
+            gate = self.i_valid
+
+        # ---- P: the message registered once per side --------------------------------------
+        # what C2 decides from (SET, CLEAR, size 0); the new level's key and size (the empty
+        # level for a CLEAR); and C1's own copies of the key, one per quarter of the row, so
+        # that no key bit drives more than K/4 comparators
         p_valid, p_tag = Signal(), Signal(self.tag_width)
         p_sel = Signal(N)  # one-hot (or zero for an instrument >= N)
-        m.d.sync += [p_valid.eq(self.i_valid), p_tag.eq(self.i_tag), p_sel.eq(self.i_sel)]
-        is_set = self.i_op == OP_SET
-        is_clear = self.i_op == OP_CLEAR
-        known = self.i_sel.any()
-        fields = (("set", 1), ("clear", 1), ("key", 32), ("qty", 32))
-        p = {
-            name: [[Signal(w, name=f"p_{name}_{n}_{s}") for s in sides] for n in range(N)]
-            for name, w in fields
-        }
+        m.d.sync += [p_valid.eq(self.i_valid), p_tag.eq(self.i_tag), p_sel.eq(i_sel)]
+        is_set = i_op == OP_SET
+        is_clear = i_op == OP_CLEAR
+        known = i_sel.any()
         prices = [self.i_price, ~self.i_price]  # the key of each side
-        clears = [(self.i_side == s) | (self.i_side == SIDE_BOTH) for s in sides]
-        for n in range(N):
-            mine = self.i_sel[n]
-            for s in sides:
-                m.d.sync += [
-                    p["set"][n][s].eq(mine & is_set & (self.i_side[0] == s)),
-                    p["clear"][n][s].eq(mine & is_clear & clears[s]),
-                    # the level a cell takes: a CLEAR's is the empty level
-                    p["key"][n][s].eq(Mux(mine & ~is_clear, prices[s], 0)),
-                    p["qty"][n][s].eq(Mux(mine & ~is_clear, self.i_qty, 0)),
-                ]
-        # per side: what C2 decides from (SET, CLEAR, size 0), the key of the new level
-        # (for C1's compares with the messages ahead), and C1's own copies of the key, one
-        # per quarter of the row, so that no key bit drives more than K/4 comparators
-        quarter = -(-K // 4)
+        clears = [(i_side == s) | (i_side == SIDE_BOTH) for s in sides]
         ps = {k: [Signal(name=f"p_{k}_side_{s}") for s in sides] for k in ("set", "clear", "qz")}
         p_key = [Signal(32, reset_less=True, name=f"p_key_cmp_{s}") for s in sides]
+        p_qty = [Signal(32, name=f"p_qty_{s}") for s in sides]
         cell_keys = []  # per side: the key copy each cell compares with
         for s in sides:
             copies = apart(32, 4, f"p_key_{s}_q")
             m.d.sync += [copy.eq(prices[s]) for copy in copies]
             cell_keys.append([copies[j // quarter] for j in range(K)])
             m.d.sync += [
-                ps["set"][s].eq(known & is_set & (self.i_side[0] == s)),
+                ps["set"][s].eq(known & is_set & (i_side[0] == s)),
                 ps["clear"][s].eq(known & is_clear & clears[s]),
                 ps["qz"][s].eq(self.i_qty == 0),
                 p_key[s].eq(Mux(is_clear, 0, prices[s])),
+                p_qty[s].eq(Mux(is_clear, 0, self.i_qty)),
             ]
-        # the instrument as a binary index, for C1's choice of the message's row: a tree of
-        # 2:1 multiplexers is half the LUTs of an AND-OR of one-hot selects. One copy per
-        # quarter of each side's row: two sources built differently (i_sel is zero while
-        # i_valid is low), four kinds of register each (apart keeps four apart)
-        idx_bits = max(1, (N - 1).bit_length())
-        index = [
-            encode(self.i_sel),
-            encode(self.i_sel & self.i_valid.replicate(N)),
-        ]
-        p_idx = apart(idx_bits, 4, "p_idx_a") + apart(idx_bits, 4, "p_idx_b")
-        m.d.sync += [copy.eq(index[v // 4]) for v, copy in enumerate(p_idx)]
-        q_idx = Signal(idx_bits)
-        m.d.sync += q_idx.eq(p_idx[0])
+        # the instrument as a binary index, the address of C1's reads (bit N of the one-hot
+        # code: an instrument >= N, the empty row). One copy per quarter of each side's
+        # row: two sources built differently (the second reads 0 for no message), four
+        # kinds of register each (apart keeps four apart). The copies travel on to U's and
+        # R's addresses, each side's cells reading through the copies of their quarter.
+        onehot = Cat(i_sel, ~known) if N > 1 else i_sel
+        index = [encode(onehot), encode(onehot & gate.replicate(len(onehot)))]
+        idx_bits = len(index[0])
 
-        def of_row(index: Value, cells: list) -> Value:
-            """The value of ``cells`` (one per instrument) of the instrument ``index``."""
-            return cells[0] if N == 1 else choose(index, cells)
+        def addresses(name: str, src: list) -> list:
+            """Eight copies of the index (four per source) registered from ``src``."""
+            out = apart(idx_bits, 4, f"{name}_a") + apart(idx_bits, 4, f"{name}_b")
+            m.d.sync += [copy.eq(src[v // 4]) for v, copy in enumerate(out)]
+            return out
+
+        p_idx = addresses("p_idx", index)
+        q_idx = addresses("q_idx", [p_idx[0], p_idx[4]])
+        c_idx = addresses("c_idx", [q_idx[0], q_idx[4]])
+        b_idx = addresses("b_idx", [c_idx[0], c_idx[4]])
+
+        def at(idx: list, s: int, j: int) -> Value:
+            """The copy of the index that cell (or slot) ``j`` of side ``s`` reads with."""
+            return idx[4 * s + j // quarter]
 
         # ---- C1, C2 and U ------------------------------------------------------------------
         # C1 compares the message with every cell of its rows; C2 corrects those results
         # for the two messages ahead of it, which update the rows after C1 has read them;
-        # U updates each row from the corrected, registered results. So the compare (a
+        # U updates the rows from the corrected, registered results. So the compare (a
         # register-to-register stage of its own, with the broadcast key's fan-out) and
         # the wide OR that says whether a cell matched are both off the loop. The loop,
         # U's update, holds no comparator: a correction moves the result vectors as that
@@ -290,7 +298,17 @@ class Book(wiring.Component):
         same_next = (p_sel & q_sel).any()
         same_after = (p_sel & c_sel).any()
         groups = range(0, K, 4)
-        decided = []  # per side: C2's decisions, registered into every row's U copies
+        # U's reads: the message's rows as they are during U (the loop's inputs; C2 and
+        # the best level before read them too)
+        cur = [
+            {
+                "key": [keys[s][j].read(at(c_idx, s, j)) for j in range(K)],
+                "live": [lives[s][j].read(at(c_idx, s, j)) for j in range(K)],
+                "ptr": [ptrs[s][j].read(at(c_idx, s, j)) for j in range(K)],
+            }
+            for s in sides
+        ]
+        decided = []  # per side: C2's decisions, registered for U
         dropped_any = []
         for s in sides:
             tag = f"s{s}"
@@ -300,12 +318,9 @@ class Book(wiring.Component):
             q_key = Signal(32, reset_less=True, name=f"q_key_cmp_{tag}")
             c_key = Signal(32, reset_less=True, name=f"c_key_cmp_{tag}")
             m.d.sync += [q_key.eq(p_key[s]), c_key.eq(q_key)]
-            keys = cell_keys[s]
-            here = [
-                of_row(p_idx[4 * s + j // quarter], [rows[n][s][j] for n in range(N)])
-                for j in range(K)
-            ]
-            here = [data.View(cell_layout, v) for v in here]
+            ck = cell_keys[s]
+            here_key = [keys[s][j].read(at(p_idx, s, j)) for j in range(K)]
+            here_ptr = [ptrs[s][j].read(at(p_idx, s, j)) for j in range(K)]
             r_gt = Signal(K, name=f"r_gt_{tag}")
             r_eq = Signal(K, name=f"r_eq_{tag}")
             r_any = Signal(len(groups), name=f"r_any_{tag}")  # eq ORed by 4 cells
@@ -313,14 +328,14 @@ class Book(wiring.Component):
             # the cells' pointers as C1 saw them, for the pointer of the level that r_eq
             # marks (a level keeps its pointer as it moves)
             r_ptr = [Signal(P, name=f"r_ptr_{tag}_{j}") for j in range(K)]
-            raw_eq = [here[j].key == keys[j] for j in range(K)]
+            raw_eq = [here_key[j] == ck[j] for j in range(K)]
             key = p_key[s]
             m.d.sync += [
-                r_gt.eq(Cat(*(here[j].key > keys[j] for j in range(K)))),
+                r_gt.eq(Cat(*(here_key[j] > ck[j] for j in range(K)))),
                 r_eq.eq(Cat(*raw_eq)),
                 r_any.eq(Cat(*(Cat(*raw_eq[g : g + 4]).any() for g in groups))),
                 r_new.eq(Cat(q_key > key, q_key == key, c_key > key, c_key == key)),
-                *(r_ptr[j].eq(here[j].ptr) for j in range(K)),
+                *(r_ptr[j].eq(here_ptr[j]) for j in range(K)),
             ]
 
             # C2: corrected first for the message that was in U a clock ago (it wrote the
@@ -348,12 +363,12 @@ class Book(wiring.Component):
             inserts = adds & ~gt[K - 1]
             # the matched level's slot: the one C1 saw, unless one of the two messages
             # ahead has since added the level, in a slot of its own (that message's last
-            # cell then: the U message's now, the earlier one's as C1 saw it)
+            # cell then: the U message's now, which U is reading for it, the same
+            # instrument's row; the earlier one's as C1 saw it)
             seen = pick(list(r_eq), r_ptr)
-            last = of_row(q_idx, [rows[n][s][K - 1].ptr for n in range(N)])
             ptr_hit = Mux(
                 ahead.inserts & r_new[1],
-                last,
+                cur[s]["ptr"][K - 1],
                 Mux(after.inserts & r_new[3], r_ptr[K - 1], seen),
             )
             # the keys' moves (a CLEAR: every cell takes the empty level) and the pointers'
@@ -380,95 +395,85 @@ class Book(wiring.Component):
                     "write_hit": q["set"] & hit,
                     "inserts": inserts,
                     "ptr_hit": ptr_hit,
+                    "set": q["set"],
+                    "clear": q["clear"],
                 }
             )
 
         for s in sides:
             d = decided[s]
-            # U's copies of the moves: four of each choice per side (apart keeps four
-            # apart), so that one drives at most two rows' cells; the clock enables are a
-            # copy per row and per field, zero unless the message is for that row
-            ups = apart(K, 4, f"c_up_{s}_")
-            fresh = [apart(K, 4, f"c_fresh_{v}_{s}_") for v in range(2)]
+            tag = f"s{s}"
+            # U's copies of the moves: one for the keys and live bits, one for the slot
+            # pointers (kinds 1 and 2: the ``moves`` registers above are kind 0); the
+            # clock enables are the RAMs' write enables
+            ups = apart(K, 2, f"c_up_{tag}_", first=1)
             m.d.sync += [copy.eq(d["up"]) for copy in ups]
-            m.d.sync += [copy.eq(d["fresh"][v]) for v in range(2) for copy in fresh[v]]
-            for n in range(N):
-                cur = rows[n][s]
-                tag = f"{n}_{s}"
-                mine = q_sel[n]
-                c = {name: Signal(len(p[name][n][s]), name=f"c_{name}_{tag}") for name in p}
-                qq = {name: Signal(len(p[name][n][s]), name=f"q_{name}_{tag}") for name in p}
-                m.d.sync += [qq[name].eq(p[name][n][s]) for name in p]
-                m.d.sync += [c[name].eq(qq[name]) for name in p]
-                ce = [Signal(K, name=f"c_ce_{v}_{tag}") for v in range(2)]
-                m.d.sync += [ce[v].eq(d["ce"][v] & mine.replicate(K)) for v in range(2)]
-                copies = [
-                    {"up": ups[(2 * n + v) % 4], "fresh": fresh[v][n % 4], "ce": ce[v]}
-                    for v in range(2)
-                ]
-                c_inserts = Signal(name=f"c_inserts_{tag}")
-                c_write_hit = Signal(name=f"c_write_hit_{tag}")
-                c_ptr_hit = Signal(P, name=f"c_ptr_hit_{tag}")  # the matched level's slot
-                m.d.sync += [
-                    c_inserts.eq(d["inserts"] & mine),
-                    c_write_hit.eq(d["write_hit"] & mine),
-                    c_ptr_hit.eq(d["ptr_hit"]),
-                ]
-                # U: the update of this row by the message in c's registers. Its moves are
-                # registers, decided in C2 from the corrected compares: each cell's clock
-                # enable, and whether it takes its worse neighbour or the new level (else
-                # its better one), so the loop is a register, a 3-way choice, a register.
-                # The keys and live bits move with one copy of the moves, the slot
-                # pointers with another: a pointer moves as its level does, except that a
-                # replace or a CLEAR leaves it where it is (the level keeps its slot).
-                move(
-                    m,
-                    [Cat(cur[j].key, cur[j].live) for j in range(K)],
-                    Cat(c["key"], c["set"]),
-                    copies[0],
-                )
-                # The slot pointers stay a permutation of 0..K-1: a new level takes the
-                # pointer of the last cell (the level it pushes out, or a free slot), and
-                # a delete hands the deleted level's pointer to the last cell.
-                last = cur[K - 1].ptr
-                move(m, [cur[j].ptr for j in range(K)], last, copies[1], past_end=c_ptr_hit)
+            copies = []
+            for v, field in enumerate(("key", "ptr")):
+                fresh = Signal(K, name=f"c_fresh_{field}_{tag}")
+                ce = Signal(K, name=f"c_ce_{field}_{tag}")
+                m.d.sync += [fresh.eq(d["fresh"][v]), ce.eq(d["ce"][v])]
+                copies.append({"up": ups[v], "fresh": fresh, "ce": ce})
+            # the new level (the empty one for a CLEAR) and the size U writes
+            q_new = Signal(32, name=f"q_new_key_{tag}")
+            c_new = Signal(32, name=f"c_new_key_{tag}")
+            q_qty = Signal(32, name=f"q_qty_{tag}")
+            c_qty = Signal(32, name=f"c_qty_{tag}")
+            c_set, c_clear = Signal(name=f"c_set_{tag}"), Signal(name=f"c_clear_{tag}")
+            c_inserts = Signal(name=f"c_inserts_{tag}")
+            c_write_hit = Signal(name=f"c_write_hit_{tag}")
+            c_ptr_hit = Signal(P, name=f"c_ptr_hit_{tag}")  # the matched level's slot
+            m.d.sync += [
+                q_new.eq(p_key[s]),
+                c_new.eq(q_new),
+                q_qty.eq(p_qty[s]),
+                c_qty.eq(q_qty),
+                c_set.eq(d["set"]),
+                c_clear.eq(d["clear"]),
+                c_inserts.eq(d["inserts"]),
+                c_write_hit.eq(d["write_hit"]),
+                c_ptr_hit.eq(d["ptr_hit"]),
+            ]
+            # U: the update of the message's rows, read and written at its index. Its
+            # moves are registers, decided in C2 from the corrected compares: each cell's
+            # write enable, and whether it takes its worse neighbour or the new level (else
+            # its better one), so the loop is a read, a 3-way choice, a write. The keys
+            # and live bits move with one copy of the moves, the slot pointers with
+            # another: a pointer moves as its level does, except that a replace or a CLEAR
+            # leaves it where it is (the level keeps its slot).
+            row = cur[s]
+            kl = [Cat(row["key"][j], row["live"][j]) for j in range(K)]
+            new_kl = shifted(kl, Cat(c_new, c_set), copies[0])
+            # The slot pointers stay a permutation of 0..K-1: a new level takes the
+            # pointer of the last cell (the level it pushes out, or a free slot), and
+            # a delete hands the deleted level's pointer to the last cell.
+            last = row["ptr"][K - 1]
+            new_ptr = shifted(row["ptr"], last, copies[1], past_end=c_ptr_hit)
+            for j in range(K):
+                where = at(c_idx, s, j)
+                keys[s][j].write(where, new_kl[j][:32], copies[0]["ce"][j])
+                lives[s][j].write(where, new_kl[j][32], copies[0]["ce"][j])
+                ptrs[s][j].write(where, new_ptr[j], copies[1]["ce"][j])
                 # the sizes: the message's size goes to the slot of the level it replaces
                 # or deletes (0, for a delete), or to the slot its new level takes; a
                 # CLEAR empties every slot (its size is 0)
-                for j, slot in enumerate(slots[n][s]):
-                    write = (
-                        c["clear"] | (c_write_hit & (c_ptr_hit == j)) | (c_inserts & (last == j))
-                    )
-                    with m.If(write):
-                        m.d.sync += slot.eq(c["qty"])
+                write = c_clear | (c_write_hit & (c_ptr_hit == j)) | (c_inserts & (last == j))
+                slots[s][j].write(where, c_qty, write)
 
-        # best levels before: the selected rows' best keys as they are during U, read off
-        # the loop; their sizes come from ``held`` (below). The reads are AND-ORs of the
-        # instruments' rows. The outputs for an instrument >= N are unspecified, so one
-        # instrument needs no select at all: its AND with the select became a synchronous
-        # reset of every output flip-flop, a net of 2K * 65 loads (the K=16 N=1 book's
-        # critical path). With more instruments, each quarter of the cells reads through
-        # its own copy of the select.
+        # best levels before: the message's best cells as U reads them (before its update);
+        # their sizes come from ``held`` (below)
         b_before = [Signal(33, name=f"b_before_{s}") for s in sides]  # key, live
         b_dropped, b_valid, b_tag = Signal(), Signal(), Signal(self.tag_width)
-        b_sels = apart(N, 4, "b_sel_")
+        b_sel = Signal(N)
         m.d.sync += [
             b_dropped.eq(Cat(*dropped_any).any()),
             b_valid.eq(c_valid),
             b_tag.eq(c_tag),
-            *(copy.eq(c_sel) for copy in b_sels),
+            b_sel.eq(c_sel),
+            *(b_before[s].eq(Cat(cur[s]["key"][0], cur[s]["live"][0])) for s in sides),
         ]
 
-        def read(sel: Value, cells: list) -> Value:
-            """The value of ``cells`` (one per instrument) that ``sel`` selects."""
-            return cells[0] if N == 1 else pick(list(sel), cells)
-
-        for s in sides:
-            m.d.sync += b_before[s].eq(
-                read(c_sel, [Cat(rows[n][s][0].key, rows[n][s][0].live) for n in range(N)])
-            )
-
-        # ---- R: the selected instrument's rows and slots after the update ---------------------
+        # ---- R: the message's rows and slots after the update -----------------------------
         r_valid, r_tag, r_dropped = Signal(), Signal(self.tag_width), Signal()
         r_sel = Signal(N)
         r_before = [Signal(33, name=f"r_before_{s}") for s in sides]
@@ -480,19 +485,19 @@ class Book(wiring.Component):
             r_valid.eq(b_valid),
             r_tag.eq(b_tag),
             r_dropped.eq(b_dropped),
-            r_sel.eq(b_sels[0]),
+            r_sel.eq(b_sel),
             *(r_before[s].eq(b_before[s]) for s in sides),
         ]
         for s in sides:
             for j in range(K):
-                sel = b_sels[j // quarter]
+                where = at(b_idx, s, j)
                 m.d.sync += [
-                    r_live[s][j].eq(read(sel, [rows[n][s][j].live for n in range(N)])),
-                    r_slots[s][j].eq(read(sel, [slots[n][s][j] for n in range(N)])),
+                    r_live[s][j].eq(lives[s][j].read(where)),
+                    r_slots[s][j].eq(slots[s][j].read(where)),
                 ]
             m.d.sync += [
-                r_key[s].eq(read(b_sels[0], [rows[n][s][0].key for n in range(N)])),
-                r_best[s].eq(read(b_sels[0], [rows[n][s][0].ptr for n in range(N)])),
+                r_key[s].eq(keys[s][0].read(at(b_idx, s, 0))),
+                r_best[s].eq(ptrs[s][0].read(at(b_idx, s, 0))),
             ]
 
         # ---- R2: the best sizes, through the slot pointer of the best cell --------------------
@@ -504,6 +509,12 @@ class Book(wiring.Component):
         for n in range(N):
             with m.If(r_valid & r_sel[n]):
                 m.d.sync += [held[n][s].eq(best_qty[s]) for s in sides]
+
+        def read(sel: Value, cells: list) -> Value:
+            """The value of ``cells`` (one per instrument) that ``sel`` selects (none: 0,
+            for N >= 2)."""
+            return cells[0] if N == 1 else pick(list(sel), cells)
+
         qty_before = [read(r_sel, [held[n][s] for n in range(N)]) for s in sides]
         before = [data.View(_KEY_LIVE, r_before[s]) for s in sides]
         m.d.sync += [

@@ -200,6 +200,7 @@ class FeatureCore(wiring.Component):
         p = self.params
         m.d.sync += self.cycles.eq(self.cycles + 1)
 
+        book = Book(p.K, p.N)  # its readiness gates the input (below)
         # ---- output FIFO and credits ------------------------------------------------
         m.submodules.out_fifo = out_fifo = self.out_fifo
         # Every message accepted and not yet read out holds a FIFO slot. ``ready`` is a
@@ -216,7 +217,8 @@ class FeatureCore(wiring.Component):
         ]
         m.d.sync += [
             outstanding.eq(outstanding + accept - read),
-            ready.eq(outstanding <= self.fifo_depth - 2),
+            # and not while the book clears its rows after a reset
+            ready.eq((outstanding <= self.fifo_depth - 2) & book.o_ready),
         ]
 
         # ---- S0: accept and validate -------------------------------------------------
@@ -255,7 +257,7 @@ class FeatureCore(wiring.Component):
         ]
 
         # ---- S1: book (its own three clocks), sequence and flow (one clock, fed later) ----
-        m.submodules.book = book = Book(p.K, p.N)
+        m.submodules.book = book
         m.submodules.sequence = seq = Sequence(p.N)
         m.submodules.flow = flow = Flow(p.N, p.flow_shift)
         m.d.comb += [

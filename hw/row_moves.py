@@ -75,20 +75,21 @@ def moved(m: Module, src: Value, new: Value, moves: tuple, name: str) -> Signal:
     return out
 
 
-def move(m: Module, dst: list, new: Value, moves: dict, past_end: Value | int = 0) -> None:
-    """Row ``dst`` of K cells (one field of each) moves as ``moves`` say.
+def shifted(cells: list, new: Value, moves: dict, past_end: Value | int = 0) -> list:
+    """What each of the K ``cells`` (one field of each) becomes where it changes.
 
-    ``moves`` holds K-bit registers: ``ce``, the cells that change; ``up``, those that
-    take their worse neighbour (past the end: ``past_end``); ``fresh``, those that take
-    ``new``; every other changing cell takes its better neighbour. A cell that does not change
-    keeps its value on its clock enable.
+    ``moves`` holds K-bit registers: ``up``, the cells that take their worse neighbour
+    (past the end: ``past_end``); ``fresh``, those that take ``new``; every other
+    changing cell takes its better neighbour. Which cells change at all (``ce``) is the
+    caller's write enable: a cell that does not change is not written.
     """
-    K = len(dst)
+    K = len(cells)
+    out = []
     for j in range(K):
-        worse = dst[j + 1] if j < K - 1 else past_end
-        better = dst[j - 1] if j > 0 else 0
-        with m.If(moves["ce"][j]):
-            m.d.sync += dst[j].eq(Mux(moves["up"][j], worse, Mux(moves["fresh"][j], new, better)))
+        worse = cells[j + 1] if j < K - 1 else past_end
+        better = cells[j - 1] if j > 0 else 0
+        out.append(Mux(moves["up"][j], worse, Mux(moves["fresh"][j], new, better)))
+    return out
 
 
 def encode(onehot: Value) -> Value:
@@ -100,16 +101,4 @@ def encode(onehot: Value) -> Value:
     return Cat(*bits) if n > 1 else Const(0, 1)
 
 
-def choose(index: Value, values: list) -> Value:
-    """``values[index]`` as a tree of 2:1 multiplexers, one level per index bit (an index
-    past the end reads the last value)."""
-    level = [Value.cast(v) for v in values]
-    for b in range(len(index)):
-        level = [
-            Mux(index[b], level[min(i + 1, len(level) - 1)], level[i])
-            for i in range(0, len(level), 2)
-        ]
-    return level[0]
-
-
-__all__ = ["Moves", "choose", "encode", "move", "moved"]
+__all__ = ["Moves", "encode", "moved", "shifted"]

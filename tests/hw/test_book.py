@@ -7,6 +7,7 @@ import random
 
 import pytest
 from amaranth.back import rtlil, verilog
+from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from hean.engine import Mirror
@@ -260,6 +261,62 @@ def test_instruments_are_independent() -> None:
     msgs = [bid(100, 1, 0), bid(200, 2, 1), ask(300, 3, 2), clear(BOTH, 1), bid(90, 4, 0)]
     msgs += [none(1), none(2)]
     check_against_model(4, 3, msgs)
+
+
+def test_a_reset_empties_every_instrument_and_holds_the_input_meanwhile() -> None:
+    # with several instruments the rows are LUT RAM, which a reset does not reach: the
+    # book clears them itself, one instrument per clock, and is not ready until then
+    K, N = 4, 3
+    dut = Book(K, N)
+    m = Module()
+    m.domains.sync = cd = ClockDomain("sync")
+    m.submodules.book = dut
+    sim = Simulator(m)
+    sim.add_clock(1e-8, domain="sync")
+
+    async def send(ctx, op: int, inst: int, side: int, price: int, qty: int) -> None:
+        ctx.set(dut.i_valid, 1)
+        ctx.set(dut.i_op, op)
+        ctx.set(dut.i_sel, 1 << inst)
+        ctx.set(dut.i_side, side)
+        ctx.set(dut.i_price, price)
+        ctx.set(dut.i_qty, qty)
+        await ctx.tick()
+        ctx.set(dut.i_valid, 0)
+        ctx.set(dut.i_sel, 0)
+
+    async def best(ctx, inst: int) -> tuple[int, int, int]:
+        await send(ctx, OP_NONE, inst, 0, 0, 0)
+        for _ in range(Book.latency - 1):
+            await ctx.tick()
+        assert ctx.get(dut.o_valid)
+        return ctx.get(dut.o_bid_px), ctx.get(dut.o_bid_qty), ctx.get(dut.o_ask_px)
+
+    async def bench(ctx) -> None:
+        assert ctx.get(dut.o_ready), "ready at power-on: the RAMs start out empty"
+        for inst in range(N):
+            await send(ctx, OP_SET, inst, BID, 100 + inst, 7)
+            await send(ctx, OP_SET, inst, ASK, 200 + inst, 8)
+        for inst in range(N):
+            assert await best(ctx, inst) == (100 + inst, 7, 200 + inst)
+        ctx.set(cd.rst, 1)
+        await ctx.delay(2e-8)  # two clock edges in reset (a tick would raise DomainReset)
+        ctx.set(cd.rst, 0)
+        waited = 0
+        while not ctx.get(dut.o_ready):
+            await ctx.tick()
+            waited += 1
+        assert waited == N, f"cleared in {waited} clocks"
+        for _ in range(Book.latency):  # the sweep's CLEARs leave no outputs
+            assert not ctx.get(dut.o_valid)
+            await ctx.tick()
+        for inst in range(N):
+            assert await best(ctx, inst) == (0, 0, EMPTY_ASK), inst
+        await send(ctx, OP_SET, 1, BID, 55, 3)
+        assert await best(ctx, 1) == (55, 3, EMPTY_ASK)
+
+    sim.add_testbench(bench)
+    sim.run()
 
 
 def test_back_to_back_equals_with_idle_cycles() -> None:

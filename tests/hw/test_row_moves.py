@@ -1,14 +1,14 @@
-"""hean_hw.row_moves: the index encoder, the multiplexer tree and the masked moves."""
+"""hean_hw.row_moves: the index encoder, the moved cells and the masked moves."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.sim import Simulator
 
-from hean_hw.row_moves import Moves, choose, encode, moved
+from hean_hw.row_moves import Moves, encode, moved, shifted
 
 
 def _run(m: Module, bench) -> None:
@@ -33,18 +33,29 @@ def test_encode_is_the_index_of_the_set_bit(n: int) -> None:
     _run(m, bench)
 
 
-@pytest.mark.parametrize("n", [2, 3, 4, 7])
-def test_choose_reads_the_indexed_value_and_the_last_past_the_end(n: int) -> None:
-    width = (n - 1).bit_length()
-    index, out = Signal(width), Signal(8)
-    values = [Signal(8, init=10 + v) for v in range(n)]
+def test_shifted_takes_the_worse_neighbour_the_new_level_or_the_better_one() -> None:
+    K = 6
+    cells = [Signal(8, init=10 + j) for j in range(K)]
+    up, fresh = Signal(K), Signal(K)
+    outs = [Signal(8) for _ in range(K)]
     m = Module()
-    m.d.comb += out.eq(choose(index, values))
+    got = shifted(cells, Const(99, 8), {"up": up, "fresh": fresh}, past_end=Const(77, 8))
+    m.d.comb += [o.eq(v) for o, v in zip(outs, got, strict=True)]
 
     async def bench(ctx) -> None:
-        for i in range(1 << width):
-            ctx.set(index, i)
-            assert ctx.get(out) == 10 + min(i, n - 1), i
+        rng = random.Random(5)
+        for _ in range(50):
+            u, f = rng.getrandbits(K), rng.getrandbits(K)
+            ctx.set(up, u)
+            ctx.set(fresh, f)
+            for j in range(K):
+                if u >> j & 1:
+                    want = 10 + j + 1 if j < K - 1 else 77
+                elif f >> j & 1:
+                    want = 99
+                else:
+                    want = 10 + j - 1 if j > 0 else 0
+                assert ctx.get(outs[j]) == want, (u, f, j)
 
     _run(m, bench)
 
