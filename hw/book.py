@@ -212,9 +212,13 @@ class Book(wiring.Component):
                 with m.If(sweep == N - 1):
                     m.d.sync += sweeping.eq(0)
             m.d.comb += self.o_ready.eq(~sweeping)
-            i_sel = Mux(sweeping, Cat(*(sweep == n for n in range(N))), self.i_sel)
-            i_op = Mux(sweeping, OP_CLEAR, self.i_op)
-            i_side = Mux(sweeping, SIDE_BOTH, self.i_side)
+            # signals, not expressions: each use of a bit of an expression would copy it
+            i_sel, i_op, i_side = Signal(N), Signal(2), Signal(2)
+            m.d.comb += [
+                i_sel.eq(Mux(sweeping, Cat(*(sweep == n for n in range(N))), self.i_sel)),
+                i_op.eq(Mux(sweeping, OP_CLEAR, self.i_op)),
+                i_side.eq(Mux(sweeping, SIDE_BOTH, self.i_side)),
+            ]
             gate = self.i_valid | sweeping
         else:
             m.d.comb += self.o_ready.eq(1)
@@ -252,8 +256,12 @@ class Book(wiring.Component):
         # row: two sources built differently (the second reads 0 for no message), four
         # kinds of register each (apart keeps four apart). The copies travel on to U's and
         # R's addresses, each side's cells reading through the copies of their quarter.
-        onehot = Cat(i_sel, ~known) if N > 1 else i_sel
-        index = [encode(onehot), encode(onehot & gate.replicate(len(onehot)))]
+        onehot, gated = Signal(N + (N > 1)), Signal(N + (N > 1))
+        m.d.comb += [
+            onehot.eq(Cat(i_sel, ~known) if N > 1 else i_sel),
+            gated.eq(onehot & gate.replicate(len(onehot))),
+        ]
+        index = [encode(onehot), encode(gated)]
         idx_bits = len(index[0])
 
         def addresses(name: str, src: list) -> list:
