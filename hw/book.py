@@ -22,13 +22,20 @@ bit (65), and the cells' 3-way moves are most of the book's logic (docs/hardware
 the figures). A free slot holds size 0, so a side's depth is the sum of its slots in any
 order.
 
-The compares run once per side, on the message's own row, chosen from the instruments'
-rows by a multiplexer tree on a registered index: with a comparator per cell of every
-row, the K=32 N=4 book needed 55,472 logic cells (LUT4 plus two per carry cell), and
-48,463 with one row of comparators per side. The compares are a stage ahead of the
-read-modify-write loop, and their results are corrected for the messages in between
-that are for the same instrument, so the loop is register, select, register: every row
-takes the side's registered moves, and only the message's row has its clock enables on.
+With several instruments the rows are LUT RAM (:mod:`hean_hw.row_store`): per side and
+cell one word per instrument for the key, live bit and pointer, and per slot one for the
+size, read asynchronously at the message's index wherever a stage needs the row, and
+written by U at the end of its clock. So the compares and the moves are built once per
+side, and no instrument's row is brought across the die to a multiplexer: with
+flip-flop rows chosen by multiplexers, the K=32 N=4 top needed 68,501 LUT4 slots of the
+ECP5-85's 83,640 and did not route; with LUT RAM, 46,166, and it routes
+(docs/hardware.md has the figures). With one instrument the rows are registers. The
+compares are a stage ahead of the read-modify-write loop, and their results are
+corrected for the messages in between that are for the same instrument, so the loop is
+a read, a choice among registered moves, a write on registered write enables.
+A reset does not reach a RAM: after one, the book clears every instrument's rows by
+feeding itself a CLEAR per instrument, one per clock, and holds ``o_ready`` low
+meanwhile (at power-on the RAMs start out empty).
 Reading an instrument's levels for the outputs happens outside the loop, before the
 update (best keys before) and one clock after it (the side after the update, then the
 best sizes through the best cells' pointers).
@@ -102,7 +109,7 @@ class Book(wiring.Component):
     K : int
         Levels kept per side (4..64).
     N : int
-        Instruments (1..256; the rows are flip-flops, so small N in practice).
+        Instruments (1..256; rows in LUT RAM for N >= 2, in registers for N = 1).
     tag_width : int
         Width of the opaque ``i_tag``, delayed alongside the outputs as ``o_tag``.
 
@@ -136,6 +143,8 @@ class Book(wiring.Component):
     sizes of the side's slots (``o_qty_bid``: slot ``j`` in bits ``32j..32j+31``), in slot
     order, not level order: their sum is the side's depth, and a slot that holds no level
     reads 0. For ``N >= 2``, an instrument ``>= N`` reads no live level and no size.
+    ``o_ready`` is low for N clocks after a reset (N >= 2), while the book clears its
+    rows; messages sent meanwhile are lost, so the caller holds its input.
     """
 
     latency = 6
