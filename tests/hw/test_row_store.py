@@ -47,13 +47,13 @@ def test_reads_see_the_word_as_of_the_clock_and_writes_land_at_its_end(depth: in
     sim.run()
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_one_write_port_and_a_positive_depth() -> None:
     m = Module()
     field = RowField(m, "f", 4, 3)
     field.write(Signal(2), Signal(4), Signal())
     with pytest.raises(RuntimeError, match="one write port"):
         field.write(Signal(2), Signal(4), Signal())
+    assert "memory" in rtlil.convert(m, ports=[])
     with pytest.raises(ValueError, match="depth"):
         RowField(Module(), "g", 4, 0)
 
