@@ -409,11 +409,14 @@ class Book(wiring.Component):
                     "up": up,
                     "fresh": (fresh_key, fresh_ptr),
                     "ce": (up | fresh_key | down, up | fresh_ptr | down),
-                    "write_hit": q["set"] & hit,
+                    # the slots a SET's size goes to in place (the matched level's) or
+                    # a CLEAR's 0 (every slot), decoded here, a clock ahead of U's writes
+                    "in_place": Cat(
+                        q["clear"] | (q["set"] & hit & (ptr_hit == j)) for j in range(K)
+                    ),
                     "inserts": inserts,
                     "ptr_hit": ptr_hit,
                     "set": q["set"],
-                    "clear": q["clear"],
                 }
             )
 
@@ -436,9 +439,9 @@ class Book(wiring.Component):
             c_new = Signal(32, name=f"c_new_key_{tag}")
             q_qty = Signal(32, name=f"q_qty_{tag}")
             c_qty = Signal(32, name=f"c_qty_{tag}")
-            c_set, c_clear = Signal(name=f"c_set_{tag}"), Signal(name=f"c_clear_{tag}")
+            c_set = Signal(name=f"c_set_{tag}")
             c_inserts = Signal(name=f"c_inserts_{tag}")
-            c_write_hit = Signal(name=f"c_write_hit_{tag}")
+            c_in_place = Signal(K, name=f"c_in_place_{tag}")
             c_ptr_hit = Signal(P, name=f"c_ptr_hit_{tag}")  # the matched level's slot
             m.d.sync += [
                 q_new.eq(p_key[s]),
@@ -446,9 +449,8 @@ class Book(wiring.Component):
                 q_qty.eq(p_qty[s]),
                 c_qty.eq(q_qty),
                 c_set.eq(d["set"]),
-                c_clear.eq(d["clear"]),
                 c_inserts.eq(d["inserts"]),
-                c_write_hit.eq(d["write_hit"]),
+                c_in_place.eq(d["in_place"]),
                 c_ptr_hit.eq(d["ptr_hit"]),
             ]
             # U: the update of the message's rows, read and written at its index. Its
@@ -474,7 +476,7 @@ class Book(wiring.Component):
                 # the sizes: the message's size goes to the slot of the level it replaces
                 # or deletes (0, for a delete), or to the slot its new level takes; a
                 # CLEAR empties every slot (its size is 0)
-                write = c_clear | (c_write_hit & (c_ptr_hit == j)) | (c_inserts & (last == j))
+                write = c_in_place[j] | (c_inserts & (last == j))
                 slots[s][j].write(where, c_qty, write)
 
         # best levels before: the message's best cells as U reads them (before its update);
