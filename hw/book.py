@@ -70,14 +70,6 @@ def ptr_width(K: int) -> int:
     return max(1, (K - 1).bit_length())
 
 
-def cell_layout_for(K: int) -> data.StructLayout:
-    """One sorted cell: its key (price for bids, ``~price`` for asks), a live bit (set for
-    every kept level, so a level's presence is a flip-flop, not a 32-bit OR of its key)
-    and the pointer to the slot that holds its size. An empty cell has key 0 and live 0;
-    its pointer names a free slot."""
-    return data.StructLayout({"key": 32, "live": 1, "ptr": ptr_width(K)})
-
-
 #: A cell's key and live bit, as the reads carry them.
 _KEY_LIVE = data.StructLayout({"key": 32, "live": 1})
 
@@ -87,10 +79,10 @@ class Book(wiring.Component):
 
     Six clocks from ``i_valid`` to ``o_valid``:
 
-    1. P: the message is registered per row (for U) and per side (for C1 and C2), with
-       one select bit per instrument and a binary instrument index;
-    2. C1: each side's row of the message's instrument is chosen and its cells are compared
-       with the message (registered raw results);
+    1. P: the message is registered once per side, with one select bit per instrument
+       and a binary instrument index (the rows' read and write address from here on);
+    2. C1: each side's row of the message's instrument is read at the index and its
+       cells are compared with the message (registered raw results);
     3. C2: the raw results are corrected for the two messages ahead, which update the
        rows after C1 read them (one is in U in the same clock);
     4. U: the selected instrument's rows and slots are written from the corrected
@@ -199,8 +191,11 @@ class Book(wiring.Component):
         # one word per instrument, and with several an empty row for instruments >= N: it
         # is never written (only SET and CLEAR write, and only for instruments < N)
         depth = 1 if N == 1 else N + 1
-        # per side and cell: its key, live bit and slot pointer; per side and slot: its size
-        # (cell j starts out holding slot j: the pointers are a permutation from the start)
+        # per side and cell: its key (price for bids, ~price for asks), a live bit (set for
+        # every kept level, so a level's presence is one bit, not a 32-bit OR of its key)
+        # and the pointer to the slot of its size; per side and slot: the size. An empty
+        # cell has key 0 and live 0, and its pointer names a free slot (cell j starts out
+        # holding slot j: the pointers are a permutation from the start)
         keys = [[RowField(m, f"key_{s}_{j}", 32, depth) for j in range(K)] for s in sides]
         lives = [[RowField(m, f"live_{s}_{j}", 1, depth) for j in range(K)] for s in sides]
         ptrs = [[RowField(m, f"ptr_{s}_{j}", P, depth, init=j) for j in range(K)] for s in sides]
